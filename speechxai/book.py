@@ -1,0 +1,362 @@
+"""Run the book's chapters with papermill, record their headline figures, check them.
+
+A chapter is a jupytext MyST file in ``book/`` listed in ``_toc.yml``. ``run`` converts it
+with jupytext, executes it with papermill into ``_build/notebooks/`` and collects what it
+``record``-ed into ``_build/records/<chapter>.<profile>.json``; ``check`` compares those
+records with ``tests/baselines/<chapter>.<profile>.json``; ``build`` renders the executed
+notebooks with Jupyter Book (execution off) into ``_build/html/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from speechxai.profiles import chapter_parameters
+
+RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
+BUILD_CONFIG_NAME = "_config.yml"
+
+
+# --------------------------------------------------------------------------- records
+
+
+def record(name: str, value: float) -> float:
+    """Record a headline figure of the running chapter (accuracy, AOPC, correlation...).
+
+    Inside ``speechxai book run`` the value lands in the chapter's records file; in an
+    interactive session it is only printed. Returns the value as a float.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a record needs a non-empty string name, got {name!r}")
+    number = float(value)  # raises TypeError/ValueError for anything but a number
+    path = os.environ.get(RECORDS_FILE_ENV)
+    if path:
+        records_file = Path(path)
+        records = json.loads(records_file.read_text()) if records_file.exists() else {}
+        records[name] = number
+        _write_json(records_file, records)
+    print(f"record: {name} = {number:.6g}")
+    return number
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write ``data`` atomically: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(f.name, path)
+
+
+# --------------------------------------------------------------------------- chapters
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """An executable chapter: a jupytext MyST source listed in the table of contents."""
+
+    name: str
+    source: Path
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) that
+    holds ``_toc.yml``."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_toc.yml").is_file():
+            return folder
+    raise FileNotFoundError(f"no _toc.yml in {start} or above: run this inside the book")
+
+
+def toc_files(root: Path) -> list[str]:
+    """Every page of ``_toc.yml`` in reading order, as written there (no suffix)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return pages
+
+
+def is_executable(source: Path) -> bool:
+    """A MyST page is an executable chapter when its front matter names a kernel."""
+    text = source.read_text()
+    if not text.startswith("---"):
+        return False
+    front_matter = yaml.safe_load(text.split("---", 2)[1]) or {}
+    return "kernelspec" in front_matter
+
+
+def chapters(root: Path) -> list[Chapter]:
+    """The executable chapters of the book, in the order of ``_toc.yml``."""
+    found = []
+    for page in toc_files(root):
+        source = root / f"{page}.md"
+        if source.is_file() and is_executable(source):
+            found.append(Chapter(source.stem, source))
+    return found
+
+
+def select(all_chapters: list[Chapter], names: list[str] | None) -> list[Chapter]:
+    """The chapters called ``names`` (all when ``None``); an unknown name raises."""
+    if not names:
+        return all_chapters
+    by_name = {chapter.name: chapter for chapter in all_chapters}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise ValueError(
+            f"unknown chapter(s) {', '.join(unknown)}; the book has {', '.join(by_name)}"
+        )
+    return [by_name[name] for name in names]
+
+
+# --------------------------------------------------------------------------- run
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised: names the chapter, the failing cell's source and the error."""
+
+    def __init__(self, chapter: str, cell_source: str, error: str):
+        self.chapter, self.cell_source, self.error = chapter, cell_source, error
+        super().__init__(
+            f"chapter {chapter!r} failed in this cell:\n"
+            f"{_indent(cell_source)}\n{error}"
+        )
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def records_path(build_dir: Path, chapter: str, profile: str) -> Path:
+    return build_dir / "records" / f"{chapter}.{profile}.json"
+
+
+def run_chapter(
+    chapter: Chapter,
+    profile: str,
+    build_dir: Path,
+    overrides: dict[str, object] | None = None,
+    progress_bar: bool = True,
+) -> dict[str, float]:
+    """Execute one chapter headless; return its records.
+
+    The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (also when it
+    fails, so the traceback can be read there); the chapter runs with the project root as
+    its working directory.
+    """
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = chapter_parameters(chapter.name, profile, overrides)
+    notebook = jupytext.read(chapter.source)
+    output = build_dir / "notebooks" / f"{chapter.name}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    records_file = records_path(build_dir, chapter.name, profile)
+    records_file.unlink(missing_ok=True)
+    previous = os.environ.get(RECORDS_FILE_ENV)
+    os.environ[RECORDS_FILE_ENV] = str(records_file.resolve())
+    try:
+        papermill.execute_notebook(
+            notebook,
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(chapter.source.parent.parent),
+            progress_bar=progress_bar,
+        )
+    except PapermillExecutionError as error:
+        raise ChapterFailed(
+            chapter.name, error.source, f"{error.ename}: {error.evalue}"
+        ) from None
+    finally:
+        if previous is None:
+            os.environ.pop(RECORDS_FILE_ENV, None)
+        else:
+            os.environ[RECORDS_FILE_ENV] = previous
+    return json.loads(records_file.read_text()) if records_file.exists() else {}
+
+
+# --------------------------------------------------------------------------- check
+
+
+def baseline_path(root: Path, chapter: str, profile: str) -> Path:
+    return root / "tests" / "baselines" / f"{chapter}.{profile}.json"
+
+
+def compare(chapter: str, records: dict, baseline: dict) -> list[str]:
+    """Problems of one chapter's records against its baseline (empty when they agree).
+
+    A baseline maps each record name to ``{"value": v, "tolerance": t}``; a record drifts
+    when ``|record - v| > t``.
+    """
+    problems = []
+    for name, expected in sorted(baseline.items()):
+        where = f"{chapter}: record {name!r}"
+        if name not in records:
+            problems.append(f"{where} is missing (baseline {expected['value']})")
+            continue
+        value = records[name]
+        if value is None or not math.isfinite(value):
+            problems.append(f"{where} is {value}, not a finite number")
+        elif abs(value - expected["value"]) > expected["tolerance"]:
+            problems.append(
+                f"{where} drifted: {value:.6g}, baseline {expected['value']:.6g} "
+                f"+- {expected['tolerance']:.3g}"
+            )
+    for name in sorted(set(records) - set(baseline)):
+        problems.append(
+            f"{chapter}: record {name!r} has no baseline (add it with `speechxai book baseline`)"
+        )
+    return problems
+
+
+def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = None) -> list[str]:
+    """Compare every selected chapter's records at ``profile`` with its baseline."""
+    problems = []
+    for chapter in select(chapters(root), names):
+        baseline_file = baseline_path(root, chapter.name, profile)
+        records_file = records_path(build_dir, chapter.name, profile)
+        if not baseline_file.exists():
+            problems.append(f"{chapter.name}: no baseline {baseline_file.relative_to(root)}")
+            continue
+        if not records_file.exists():
+            problems.append(
+                f"{chapter.name}: no records at {profile!r}: run "
+                f"`speechxai book run --profile {profile} --chapter {chapter.name}` first"
+            )
+            continue
+        records = json.loads(records_file.read_text())
+        baseline = json.loads(baseline_file.read_text())
+        problems += compare(chapter.name, records, baseline)
+    return problems
+
+
+def write_baseline(
+    root: Path, build_dir: Path, chapter: str, profile: str, tolerance: float
+) -> Path:
+    """Write the chapter's current records as its baseline; existing tolerances stay."""
+    records = json.loads(records_path(build_dir, chapter, profile).read_text())
+    path = baseline_path(root, chapter, profile)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    _write_json(
+        path,
+        {
+            name: {"value": value, "tolerance": old.get(name, {}).get("tolerance", tolerance)}
+            for name, value in records.items()
+        },
+    )
+    return path
+
+
+# --------------------------------------------------------------------------- build
+
+WIDGET_PACKAGES = {"html-manager": "@jupyter-widgets/html-manager@1.0.6", "requirejs": "requirejs@2.3.7"}
+WIDGET_CDN = "https://cdn.jsdelivr.net/npm/"
+
+
+def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | None:
+    """Put require.js and the ipywidgets embed manager into ``target`` for offline pages.
+
+    The packages come from the npm registry (``npm pack``) once, into ``cache``. Returns
+    the ``nb_ipywidgets_js`` setting that loads them from ``_static``, or ``None`` when
+    npm is missing (the pages then load the widget JS from the CDN).
+    """
+    npm = shutil.which("npm")
+    cache.mkdir(parents=True, exist_ok=True)
+    tarballs = {}
+    for key, spec in WIDGET_PACKAGES.items():
+        name, version = spec.rsplit("@", 1)
+        tarball = cache / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+        if not tarball.exists():
+            if npm is None:
+                return None
+            subprocess.run(
+                [npm, "pack", spec, "--pack-destination", str(cache)],
+                check=True, capture_output=True,
+            )
+        tarballs[key] = tarball
+    target.mkdir(parents=True, exist_ok=True)
+    unpack = {"requirejs": ["package/require.js"], "html-manager": None}
+    for key, tarball in tarballs.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["tar", "xzf", str(tarball), "-C", tmp], check=True)
+            if unpack[key]:
+                for member in unpack[key]:
+                    shutil.copy(Path(tmp) / member, target)
+            else:
+                for file in (Path(tmp) / "package" / "dist").iterdir():
+                    if not file.name.endswith(".map"):
+                        shutil.copy(file, target)
+    return {
+        "require.js": {},
+        "embed-amd.js": {"data-jupyter-widgets-cdn": WIDGET_CDN},
+    }
+
+
+def build(root: Path, build_dir: Path) -> Path:
+    """Render the executed chapters and the other pages into ``build_dir/html``.
+
+    Jupyter Book runs on a staging copy of the book in which every chapter's MyST source
+    is replaced by its executed notebook (never both: Sphinx refuses duplicates).
+    """
+    executed = build_dir / "notebooks"
+    missing = [c.name for c in chapters(root) if not (executed / f"{c.name}.ipynb").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"chapter(s) {', '.join(missing)} have not been run: `speechxai book run` first"
+        )
+    site = build_dir / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(root / "book", site / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    shutil.copy(root / "_toc.yml", site)
+    for chapter in chapters(root):
+        staged = site / chapter.source.relative_to(root)
+        staged.unlink()
+        shutil.copy(executed / f"{chapter.name}.ipynb", staged.with_suffix(".ipynb"))
+
+    config = yaml.safe_load((root / BUILD_CONFIG_NAME).read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    widget_js = vendor_widget_js(build_dir / "npm-cache", site / "_widgets_js")
+    if widget_js is not None:
+        sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+        sphinx_config["html_static_path"] = ["_widgets_js"]
+        sphinx_config["nb_ipywidgets_js"] = widget_js
+    else:
+        print("npm not found: the widget players will load their JavaScript from the CDN")
+    (site / BUILD_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
+
+    output = build_dir / "jupyter-book"
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book")]
+    result = subprocess.run(
+        [*command, "build", str(site), "--path-output", str(output), "--builder", "html"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed:\n{result.stdout}\n{result.stderr}")
+    html = build_dir / "html"
+    shutil.rmtree(html, ignore_errors=True)
+    shutil.move(output / "_build" / "html", html)
+    return html

@@ -1,0 +1,178 @@
+"""Offline speech synthesis with eSpeak NG, driven through ctypes.
+
+The PyPI wheel ``espeakng-loader`` ships ``libespeak-ng.so`` and its voice data, so the
+book can speak without network or system packages. eSpeak NG runs in synchronous mode:
+every call returns 22,050 Hz int16 audio plus the WORD events, whose sample offsets give
+exact word boundaries.
+
+eSpeak NG output is bit-identical for the same call sequence in a fresh process, but
+repeated calls inside one process may drift slightly; code that needs reproducible
+corpora synthesizes them in a fixed order in a fresh process and caches the result.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from speechxai.errors import AudioError
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_INITIALIZE_DONT_EXIT = 0x8000
+_EVENT_WORD = 1
+_EVENT_LIST_TERMINATED = 0
+_PARAMETER = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "wordgap": 7}
+
+FEMALE_VOICES = tuple(f"en-us+f{n}" for n in range(1, 6))
+MALE_VOICES = tuple(f"en-us+m{n}" for n in range(1, 8))
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` from ``speak_lib.h``."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One spoken word: its text and where it starts in the synthesized audio."""
+
+    text: str
+    start_sample: int
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """Synthesized speech: int16 samples scaled to float32 in [-1, 1] and word events."""
+
+    waveform: np.ndarray
+    sample_rate: int
+    words: tuple[Word, ...]
+
+    @property
+    def duration(self) -> float:
+        return len(self.waveform) / self.sample_rate
+
+    def word_spans(self) -> list[tuple[str, float, float]]:
+        """``(text, start_s, end_s)`` per word; a word ends where the next one starts."""
+        ends = [word.start_sample for word in self.words[1:]] + [len(self.waveform)]
+        return [
+            (word.text, word.start_sample / self.sample_rate, end / self.sample_rate)
+            for word, end in zip(self.words, ends, strict=True)
+        ]
+
+
+class _Engine:
+    """The process-wide eSpeak NG instance (the library keeps global state)."""
+
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        data_root = str(Path(espeakng_loader.get_data_path()).parent).encode()
+        self.sample_rate = self._lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_root, _INITIALIZE_DONT_EXIT
+        )
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG failed to initialise with data from {data_root!r}")
+        self._lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]
+        self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, int, int]] = []
+        self._callback = _CALLBACK(self._collect)  # keep a reference: C holds a pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+        self.lock = threading.Lock()
+
+    def _collect(self, wav, n_samples, events) -> int:
+        if n_samples > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        index = 0
+        while events[index].type != _EVENT_LIST_TERMINATED:
+            event = events[index]
+            if event.type == _EVENT_WORD:
+                self._events.append((event.sample, event.text_position, event.length))
+            index += 1
+        return 0
+
+    def speak(self, text: str, voice: str, parameters: dict[str, int]) -> Utterance:
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise AudioError(f"eSpeak NG has no voice named {voice!r}")
+        for name, value in parameters.items():
+            self._lib.espeak_SetParameter(_PARAMETER[name], int(value), 0)
+        self._chunks, self._events = [], []
+        encoded = text.encode("utf-8")
+        status = self._lib.espeak_Synth(
+            encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+        )
+        if status != 0:
+            raise RuntimeError(f"eSpeak NG could not synthesize {text!r} (error {status})")
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        words = tuple(
+            # text positions count characters from 1
+            Word(text[position - 1 : position - 1 + length], start)
+            for start, position, length in self._events
+        )
+        return Utterance(samples.astype(np.float32) / 32768.0, self.sample_rate, words)
+
+
+_engine: _Engine | None = None
+
+
+def speak(
+    text: str,
+    voice: str = "en-us",
+    rate: int = 175,
+    pitch: int = 50,
+    pitch_range: int = 50,
+) -> Utterance:
+    """Synthesize ``text`` with eSpeak NG.
+
+    Parameters
+    ----------
+    text
+        What to say (UTF-8).
+    voice
+        eSpeak NG voice name, optionally with a variant: ``"en-us"``, ``"en-us+f3"``,
+        ``"en+m3"``. A misspelled variant silently falls back to the base voice in eSpeak
+        NG, so compare voices by their spectra when that matters.
+    rate
+        Speaking rate in words per minute (80-450).
+    pitch, pitch_range
+        Base pitch and pitch range, 0-100 (50 is the voice's normal).
+    """
+    if not text.strip():
+        raise AudioError("text to speak is empty")
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    with _engine.lock:
+        return _engine.speak(
+            text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range}
+        )

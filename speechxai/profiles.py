@@ -1,0 +1,42 @@
+"""Run profiles: how much work each chapter does.
+
+Every chapter takes the papermill parameters ``profile``, ``dataset`` and ``seed``, plus
+the sizes its profile sets here:
+
+- ``smoke``: seconds on tiny data, for the tests;
+- ``quick``: the default book build on a laptop CPU (minutes per chapter), still showing
+  the papers' qualitative findings;
+- ``paper``: the papers' protocols on the real corpus, meant for a GPU.
+"""
+
+from __future__ import annotations
+
+PROFILES = ("smoke", "quick", "paper")
+DEFAULT_PROFILE = "quick"
+DATASETS = ("embedded", "audiomnist", "fsdd")
+
+COMMON = {"dataset": "embedded", "seed": 0}
+
+# Chapter-specific sizes per profile. A chapter missing here takes only the common ones.
+CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
+    "listening": {
+        "smoke": {"text": "seven"},
+        "quick": {"text": "seven three nine"},
+        "paper": {"text": "seven three nine"},
+    },
+}
+
+
+def chapter_parameters(
+    chapter: str, profile: str, overrides: dict[str, object] | None = None
+) -> dict[str, object]:
+    """The parameters papermill injects into ``chapter`` for ``profile``.
+
+    Overrides win over the profile's values; an unknown profile raises ``ValueError``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    parameters: dict[str, object] = {"profile": profile, **COMMON}
+    parameters.update(CHAPTER_SIZES.get(chapter, {}).get(profile, {}))
+    parameters.update(overrides or {})
+    return parameters
