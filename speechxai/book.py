@@ -139,8 +139,7 @@ class ChapterFailed(RuntimeError):
     def __init__(self, chapter: str, cell_source: str, error: str):
         self.chapter, self.cell_source, self.error = chapter, cell_source, error
         super().__init__(
-            f"chapter {chapter!r} failed in this cell:\n"
-            f"{_indent(cell_source)}\n{error}"
+            f"chapter {chapter!r} failed in this cell:\n{_indent(cell_source)}\n{error}"
         )
 
 
@@ -187,9 +186,7 @@ def run_chapter(
             progress_bar=progress_bar,
         )
     except PapermillExecutionError as error:
-        raise ChapterFailed(
-            chapter.name, error.source, f"{error.ename}: {error.evalue}"
-        ) from None
+        raise ChapterFailed(chapter.name, error.source, f"{error.ename}: {error.evalue}") from None
     finally:
         if previous is None:
             os.environ.pop(RECORDS_FILE_ENV, None)
@@ -272,7 +269,11 @@ def write_baseline(
 
 # --------------------------------------------------------------------------- build
 
-WIDGET_PACKAGES = {"html-manager": "@jupyter-widgets/html-manager@1.0.6", "requirejs": "requirejs@2.3.7"}
+# npm package -> the files of its tarball that the static pages need
+WIDGET_PACKAGES = {
+    "@jupyter-widgets/html-manager@1.0.6": "package/dist",
+    "requirejs@2.3.7": "package/require.js",
+}
 WIDGET_CDN = "https://cdn.jsdelivr.net/npm/"
 
 
@@ -281,12 +282,12 @@ def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | N
 
     The packages come from the npm registry (``npm pack``) once, into ``cache``. Returns
     the ``nb_ipywidgets_js`` setting that loads them from ``_static``, or ``None`` when
-    npm is missing (the pages then load the widget JS from the CDN).
+    they are not cached and npm is missing (the pages then load the widget JS from the CDN).
     """
     npm = shutil.which("npm")
     cache.mkdir(parents=True, exist_ok=True)
-    tarballs = {}
-    for key, spec in WIDGET_PACKAGES.items():
+    target.mkdir(parents=True, exist_ok=True)
+    for spec, member in WIDGET_PACKAGES.items():
         name, version = spec.rsplit("@", 1)
         tarball = cache / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
         if not tarball.exists():
@@ -294,21 +295,15 @@ def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | N
                 return None
             subprocess.run(
                 [npm, "pack", spec, "--pack-destination", str(cache)],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
-        tarballs[key] = tarball
-    target.mkdir(parents=True, exist_ok=True)
-    unpack = {"requirejs": ["package/require.js"], "html-manager": None}
-    for key, tarball in tarballs.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["tar", "xzf", str(tarball), "-C", tmp], check=True)
-            if unpack[key]:
-                for member in unpack[key]:
-                    shutil.copy(Path(tmp) / member, target)
-            else:
-                for file in (Path(tmp) / "package" / "dist").iterdir():
-                    if not file.name.endswith(".map"):
-                        shutil.copy(file, target)
+        with tempfile.TemporaryDirectory() as unpacked:
+            subprocess.run(["tar", "xzf", str(tarball), "-C", unpacked, member], check=True)
+            source = Path(unpacked) / member
+            for file in source.iterdir() if source.is_dir() else [source]:
+                if not file.name.endswith(".map"):
+                    shutil.copy(file, target)
     return {
         "require.js": {},
         "embed-amd.js": {"data-jupyter-widgets-cdn": WIDGET_CDN},
@@ -352,7 +347,8 @@ def build(root: Path, build_dir: Path) -> Path:
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book")]
     result = subprocess.run(
         [*command, "build", str(site), "--path-output", str(output), "--builder", "html"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed:\n{result.stdout}\n{result.stderr}")

@@ -26,25 +26,41 @@ def _parser() -> argparse.ArgumentParser:
     actions = book_parser.add_subparsers(dest="action", required=True)
 
     def common(action: argparse.ArgumentParser, profile: bool = True) -> None:
-        action.add_argument("--build-dir", type=Path, default=None,
-                            help="where output lands (default: _build in the project)")
-        action.add_argument("--chapter", action="append", dest="chapters", metavar="NAME",
-                            help="only this chapter (repeatable; default: all)")
+        action.add_argument(
+            "--build-dir",
+            type=Path,
+            default=None,
+            help="where output lands (default: _build in the project)",
+        )
+        action.add_argument(
+            "--chapter",
+            action="append",
+            dest="chapters",
+            metavar="NAME",
+            help="only this chapter (repeatable; default: all)",
+        )
         if profile:
             action.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE)
 
     run = actions.add_parser("run", help="execute chapters headless with papermill")
     common(run)
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("KEY", "VALUE"), help="override a chapter parameter")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        help="override a chapter parameter",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide per-cell progress bars")
-    common(actions.add_parser("build", help="render the executed chapters to HTML"),
-           profile=False)
+    common(actions.add_parser("build", help="render the executed chapters to HTML"), profile=False)
     common(actions.add_parser("check", help="compare records with tests/baselines"))
     baseline = actions.add_parser("baseline", help="write current records as baselines")
     common(baseline)
-    baseline.add_argument("--tolerance", type=float, default=1e-6,
-                          help="tolerance for names that have none yet")
+    baseline.add_argument(
+        "--tolerance", type=float, default=1e-6, help="tolerance for names that have none yet"
+    )
     return parser
 
 
@@ -64,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {chapter.name} ({args.profile})", flush=True)
             started = time.perf_counter()
             try:
-                records = book.run_chapter(chapter, args.profile, build_dir, overrides,
-                                           progress_bar=not args.no_progress)
+                records = book.run_chapter(
+                    chapter, args.profile, build_dir, overrides, progress_bar=not args.no_progress
+                )
             except book.ChapterFailed as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 1
@@ -83,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL {problem}", file=sys.stderr)
         if problems:
             return 1
-        print(f"records agree with the {args.profile} baselines of "
-              f"{', '.join(c.name for c in selected)}")
+        print(
+            f"records agree with the {args.profile} baselines of "
+            f"{', '.join(c.name for c in selected)}"
+        )
         return 0
 
     for chapter in selected:

@@ -100,8 +100,14 @@ class _Engine:
         if self.sample_rate <= 0:
             raise RuntimeError(f"eSpeak NG failed to initialise with data from {data_root!r}")
         self._lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self._chunks: list[np.ndarray] = []
@@ -173,6 +179,4 @@ def speak(
     if _engine is None:
         _engine = _Engine()
     with _engine.lock:
-        return _engine.speak(
-            text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range}
-        )
+        return _engine.speak(text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range})

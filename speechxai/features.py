@@ -23,8 +23,9 @@ def spectrogram_db(
     n_fft = int(round(window_ms * sample_rate / 1000))
     hop = int(round(hop_ms * sample_rate / 1000))
     power = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=2.0)(signal)
+    reference = float(power.max().clamp_min(1e-10).log10())
     power_db = torchaudio.functional.amplitude_to_DB(
-        power, multiplier=10.0, amin=1e-10, db_multiplier=float(power.max().clamp_min(1e-10).log10())
+        power, multiplier=10.0, amin=1e-10, db_multiplier=reference
     )
     power_db = power_db.clamp_min(-top_db).numpy()
     frequencies = np.fft.rfftfreq(n_fft, 1 / sample_rate)
@@ -40,8 +41,9 @@ def long_term_spectrum_db(
     Two voices differ in it by their pitch and formants; repeated syntheses of one voice
     hardly do.
     """
-    power_db, frequencies, _ = spectrogram_db(waveform, sample_rate, window_ms=window_ms,
-                                              top_db=200.0)
+    power_db, frequencies, _ = spectrogram_db(
+        waveform, sample_rate, window_ms=window_ms, top_db=200.0
+    )
     mean_power = np.mean(10 ** (power_db / 10), axis=1)
     return 10 * np.log10(np.maximum(mean_power, 1e-20)), frequencies
 

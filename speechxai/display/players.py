@@ -17,8 +17,7 @@ def wav_bytes(waveform: np.ndarray, sample_rate: int) -> bytes:
     if signal.ndim != 1 or signal.size == 0:
         raise AudioError(f"waveform must be a non-empty mono signal, got shape {signal.shape}")
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(signal, -1.0, 1.0), sample_rate, format="WAV",
-                    subtype="PCM_16")
+    soundfile.write(buffer, np.clip(signal, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 
@@ -33,6 +32,7 @@ def widget_player(waveform: np.ndarray, sample_rate: int, label: str):
     """An ``ipywidgets.Audio`` player under a label, as a ``VBox``."""
     import ipywidgets
 
-    player = ipywidgets.Audio(value=wav_bytes(waveform, sample_rate), format="wav",
-                              autoplay=False, loop=False)
+    player = ipywidgets.Audio(
+        value=wav_bytes(waveform, sample_rate), format="wav", autoplay=False, loop=False
+    )
     return ipywidgets.VBox([ipywidgets.Label(label), player])

@@ -16,36 +16,45 @@ def plot_waveform_and_spectrogram(
     sample_rate: int,
     words: Sequence[tuple[str, float, float]] = (),
     title: str | None = None,
-    max_frequency: float | None = None,
+    max_frequency: float = 8000.0,
 ):
     """Waveform above its dB spectrogram on a shared time axis.
 
     ``words`` are ``(text, start_s, end_s)`` spans drawn as shaded bands on both panels.
+    The spectrogram shows up to ``max_frequency`` (or the Nyquist frequency, if lower).
     Returns the matplotlib figure.
     """
     signal = np.asarray(waveform, dtype=np.float32)
     times = np.arange(signal.size) / sample_rate
     power_db, frequencies, frame_times = spectrogram_db(signal, sample_rate)
-    with sns.axes_style("whitegrid"):
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         figure, (wave_ax, spec_ax) = plt.subplots(
-            2, 1, figsize=(10, 5.5), sharex=True, height_ratios=(1, 1.6), layout="constrained"
+            2, 1, figsize=(9, 5.5), sharex=True, height_ratios=(1, 1.6), layout="constrained"
         )
-    wave_ax.plot(times, signal, color=sns.color_palette()[0], linewidth=0.6)
-    wave_ax.set_ylabel("amplitude")
-    wave_ax.set_xlim(0, times[-1])
-    mesh = spec_ax.pcolormesh(frame_times, frequencies, power_db, shading="nearest",
-                              cmap="magma", rasterized=True)
-    spec_ax.set_ylim(0, max_frequency or sample_rate / 2)
-    spec_ax.set_ylabel("frequency (Hz)")
-    spec_ax.set_xlabel("time (s)")
-    spec_ax.grid(False)
-    figure.colorbar(mesh, ax=spec_ax, label="power (dB re max)")
-    for index, (text, start, end) in enumerate(words):
-        shade = 0.12 if index % 2 == 0 else 0.05
-        wave_ax.axvspan(start, end, color="black", alpha=shade, linewidth=0)
-        wave_ax.text((start + end) / 2, 1.02, text, transform=wave_ax.get_xaxis_transform(),
-                     ha="center", va="bottom", fontsize=11)
-        spec_ax.axvline(start, color="white", linewidth=0.8, linestyle="--")
-    if title:
-        figure.suptitle(title)
+        wave_ax.plot(times, signal, color=sns.color_palette()[0], linewidth=0.6)
+        wave_ax.set_ylabel("amplitude")
+        wave_ax.set_xlim(0, times[-1])
+        mesh = spec_ax.pcolormesh(
+            frame_times, frequencies, power_db, shading="nearest", cmap="magma", rasterized=True
+        )
+        spec_ax.set_ylim(0, min(max_frequency, sample_rate / 2))
+        spec_ax.set_ylabel("frequency (Hz)")
+        spec_ax.set_xlabel("time (s)")
+        spec_ax.grid(False)
+        figure.colorbar(mesh, ax=spec_ax, label="power (dB re max)")
+        for index, (text, start, end) in enumerate(words):
+            wave_ax.axvspan(
+                start, end, color="black", alpha=0.10 if index % 2 == 0 else 0.04, linewidth=0
+            )
+            wave_ax.text(
+                (start + end) / 2,
+                1.02,
+                text,
+                transform=wave_ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+            )
+            spec_ax.axvline(start, color="white", linewidth=0.8, linestyle="--")
+        if title:
+            figure.suptitle(title)
     return figure

@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny book project to run the runner on, and the project root."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHAPTER_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def write_chapter(folder: Path, name: str, cells: list[str], parameters: str) -> Path:
+    """A jupytext MyST chapter with a parameters cell followed by ``cells``."""
+    body = [CHAPTER_HEADER, f"# {name}\n"]
+    body.append(f"```{{code-cell}} ipython3\n:tags: [parameters]\n\n{parameters}\n```\n")
+    for cell in cells:
+        body.append(f"```{{code-cell}} ipython3\n{textwrap.dedent(cell).strip()}\n```\n")
+    path = folder / "book" / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(body))
+    return path
+
+
+@pytest.fixture
+def tiny_book(tmp_path: Path) -> Path:
+    """A book with an intro page and two chapters: ``echo`` records its parameters,
+    ``broken`` raises in its second code cell."""
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/echo\n"
+        "  - file: book/broken\n"
+    )
+    (tmp_path / "_config.yml").write_text("title: tiny\n")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n\nNo code here.\n")
+    parameters = 'profile = "quick"\ndataset = "embedded"\nseed = 0\nscale = 1.0'
+    write_chapter(
+        tmp_path,
+        "echo",
+        [
+            """
+            from speechxai.book import record
+            record("seed", seed)
+            record("scaled", 2.5 * scale)
+            record("is_smoke", profile == "smoke")
+            """
+        ],
+        parameters,
+    )
+    write_chapter(
+        tmp_path,
+        "broken",
+        ["x = 1", "answer = 42\nraise RuntimeError('the model did not converge')"],
+        parameters,
+    )
+    return tmp_path
