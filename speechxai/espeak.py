@@ -5,9 +5,11 @@ book can speak without network or system packages. eSpeak NG runs in synchronous
 every call returns 22,050 Hz int16 audio plus the WORD events, whose sample offsets give
 exact word boundaries.
 
-eSpeak NG output is bit-identical for the same call sequence in a fresh process, but
-repeated calls inside one process may drift slightly; code that needs reproducible
-corpora synthesizes them in a fixed order in a fresh process and caches the result.
+eSpeak NG is not bit-reproducible: voices with breath noise (the female variants) draw
+it from libc's ``rand()``, shared with everything else in the process, and even a fresh
+process with a fixed ``srand`` sometimes differs in fricative noise (measured here: up to
+0.05 full scale, from about 80 ms into "seven"). Code that needs a fixed corpus
+synthesizes it once and caches it; records computed on fresh syntheses carry tolerances.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ class _Engine:
         import espeakng_loader
 
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        data_root = str(Path(espeakng_loader.get_data_path()).parent).encode()
+        data_path = Path(espeakng_loader.get_data_path())
+        self.variants = {path.name for path in (data_path / "voices" / "!v").iterdir()}
+        data_root = str(data_path.parent).encode()
         self.sample_rate = self._lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_root, _INITIALIZE_DONT_EXIT
         )
@@ -128,6 +132,13 @@ class _Engine:
         return 0
 
     def speak(self, text: str, voice: str, parameters: dict[str, int]) -> Utterance:
+        _, _, variant = voice.partition("+")
+        if variant and variant not in self.variants:
+            # eSpeak NG would silently fall back to the base voice
+            raise AudioError(
+                f"eSpeak NG has no voice variant {variant!r} (in {voice!r}); "
+                f"known variants include {', '.join(sorted(self.variants)[:12])}, ..."
+            )
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise AudioError(f"eSpeak NG has no voice named {voice!r}")
         for name, value in parameters.items():

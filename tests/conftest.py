@@ -41,8 +41,7 @@ def tiny_book(tmp_path: Path) -> Path:
     """A book with an intro page and two chapters: ``echo`` records its parameters,
     ``broken`` raises in its second code cell."""
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/echo\n"
-        "  - file: book/broken\n"
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/echo\n  - file: book/broken\n"
     )
     (tmp_path / "_config.yml").write_text("title: tiny\n")
     (tmp_path / "book").mkdir()

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+
 from speechxai import book
 
 BASELINE = {
@@ -96,6 +97,5 @@ def test_check_without_records_says_how_to_make_them(tiny_book):
     book._write_json(book.baseline_path(tiny_book, "echo", "smoke"), BASELINE)
     problems = book.check(tiny_book, tiny_book / "_build", "smoke", ["echo"])
     assert problems == [
-        "echo: no records at 'smoke': run "
-        "`speechxai book run --profile smoke --chapter echo` first"
+        "echo: no records at 'smoke': run `speechxai book run --profile smoke --chapter echo` first"
     ]

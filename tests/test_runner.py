@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from speechxai import book
 from speechxai.profiles import chapter_parameters
 
@@ -39,14 +40,28 @@ def test_profiles_set_parameters_and_overrides_win():
 
 def test_run_injects_profile_and_overrides_and_collects_records(tiny_book):
     result = speechxai(
-        "book", "run", "--profile", "smoke", "--chapter", "echo", "-p", "seed", "5",
-        "-p", "scale", "0.5", "--no-progress", cwd=tiny_book,
+        "book",
+        "run",
+        "--profile",
+        "smoke",
+        "--chapter",
+        "echo",
+        "-p",
+        "seed",
+        "5",
+        "-p",
+        "scale",
+        "0.5",
+        "--no-progress",
+        cwd=tiny_book,
     )
     assert result.returncode == 0, result.stderr
     records = json.loads((tiny_book / "_build/records/echo.smoke.json").read_text())
     assert records == {"seed": 5.0, "scaled": 1.25, "is_smoke": 1.0}
     executed = json.loads((tiny_book / "_build/notebooks/echo.ipynb").read_text())
-    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    injected = [
+        c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
     assert len(injected) == 1 and "seed = 5" in "".join(injected[0]["source"])
 
 
@@ -64,8 +79,9 @@ def test_a_failing_chapter_exits_non_zero_and_prints_the_cell(tiny_book):
 def test_check_cli_fails_on_drift_naming_chapter_and_record(tiny_book):
     build_dir = tiny_book / "_build"
     book._write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
-    book._write_json(book.baseline_path(tiny_book, "echo", "smoke"),
-                     {"seed": {"value": 0.0, "tolerance": 0.1}})
+    book._write_json(
+        book.baseline_path(tiny_book, "echo", "smoke"), {"seed": {"value": 0.0, "tolerance": 0.1}}
+    )
     result = speechxai("book", "check", "--profile", "smoke", "--chapter", "echo", cwd=tiny_book)
     assert result.returncode == 1
     assert "FAIL echo: record 'seed' drifted" in result.stderr

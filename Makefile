@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine:
+#   make book   create .venv, install, run every chapter at `quick`, build _build/html
+#   make test   the same set-up, then ruff and pytest (unit tests, every chapter at
+#               `smoke` through the runner, records against tests/baselines, browser test)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PROFILE ?= quick
+
+.PHONY: book test install lint clean
+
+install: $(INSTALLED)
+
+# Re-install whenever the package metadata changes (torch and torchaudio are pinned there
+# as a matched pair).
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "speechxai needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	touch $@
+
+book: $(INSTALLED)
+	$(BIN)/speechxai book run --profile $(PROFILE)
+	$(BIN)/speechxai book build
+
+test: $(INSTALLED) lint
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check speechxai tests
+
+clean:
+	rm -rf _build

@@ -1,0 +1,110 @@
+"""The real book: every chapter at ``smoke`` through the runner, the records against the
+committed baselines, and the built HTML opened in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+import soundfile
+from conftest import ROOT
+
+pytestmark = pytest.mark.book
+
+
+def speechxai(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "speechxai.cli", "book", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_build(tmp_path_factory) -> Path:
+    """Run every chapter at ``smoke`` and build the HTML, into a temporary build folder."""
+    build_dir = tmp_path_factory.mktemp("build")
+    run = speechxai("run", "--profile", "smoke", "--no-progress", "--build-dir", str(build_dir))
+    assert run.returncode == 0, f"a chapter failed at smoke:\n{run.stderr}"
+    built = speechxai("build", "--build-dir", str(build_dir))
+    assert built.returncode == 0, built.stdout + built.stderr
+    return build_dir
+
+
+def test_smoke_records_agree_with_the_committed_baselines(smoke_build):
+    result = speechxai("check", "--profile", "smoke", "--build-dir", str(smoke_build))
+    assert result.returncode == 0, f"records drifted from tests/baselines:\n{result.stderr}"
+
+
+def test_no_output_cell_holds_a_traceback(smoke_build):
+    for notebook in (smoke_build / "notebooks").glob("*.ipynb"):
+        text = notebook.read_text()
+        assert '"output_type": "error"' not in text, f"{notebook.name} has an error output"
+        assert "Traceback (most recent call last)" not in text, notebook.name
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("headless Chromium is not installed (Debian package `chromium`)")
+    return found
+
+
+def dump_dom(page: Path) -> str:
+    """The page's DOM after its scripts ran, in headless Chromium with no network."""
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: no host resolves
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_first_chapter_shows_figure_and_both_players_offline(smoke_build):
+    page = smoke_build / "html" / "book" / "listening.html"
+    dom = dump_dom(page)
+
+    figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', dom)
+    assert figures, "no figure in the chapter"
+    pixels = matplotlib.image.imread(page.parent / figures[0])
+    assert pixels.shape[0] > 200 and pixels.std() > 0.05, "the first figure looks empty"
+
+    embedded = re.search(r'<source src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', dom)
+    assert embedded, "no <audio> element carrying its data"
+    signal, rate = soundfile.read(io.BytesIO(base64.b64decode(embedded.group(1))))
+    assert rate == 22050 and signal.size / rate > 0.2 and abs(signal).max() > 0.1
+
+    widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
+    assert widget_players, "the ipywidgets.Audio player did not render (widget JS missing?)"
+    assert 'src="blob:' in widget_players[0], "the widget player has no audio data"

@@ -1,0 +1,68 @@
+"""Players and figures."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+import soundfile
+
+from speechxai import AudioError
+from speechxai.display import (
+    embedded_player,
+    plot_waveform_and_spectrogram,
+    wav_bytes,
+    widget_player,
+)
+from speechxai.features import spectrogram_db
+
+matplotlib.use("Agg")
+RATE = 16000
+
+
+def tone(frequency=1000.0, seconds=0.5, amplitude=0.5):
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def test_wav_bytes_round_trip_within_one_quantisation_step():
+    signal = tone()
+    decoded, rate = soundfile.read(io.BytesIO(wav_bytes(signal, RATE)), dtype="float32")
+    assert rate == RATE and decoded.shape == signal.shape
+    assert np.max(np.abs(decoded - signal)) <= 1 / 32768 + 1e-7
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 100)), np.zeros(0)])
+def test_wav_bytes_refuses_what_is_not_a_mono_signal(bad):
+    with pytest.raises(AudioError, match="non-empty mono"):
+        wav_bytes(bad, RATE)
+
+
+def test_players_carry_the_audio():
+    signal = tone()
+    assert embedded_player(signal, RATE).data[:4] == b"RIFF"
+    box = widget_player(signal, RATE, label="a tone")
+    label, player = box.children
+    assert label.value == "a tone" and player.format == "wav"
+    assert player.value == wav_bytes(signal, RATE)
+
+
+def test_spectrogram_peaks_at_the_tone_frequency():
+    power_db, frequencies, times = spectrogram_db(tone(1000.0), RATE)
+    assert power_db.shape == (frequencies.size, times.size)
+    assert power_db.max() == pytest.approx(0.0)
+    peak = frequencies[np.argmax(power_db.mean(axis=1))]
+    assert abs(peak - 1000.0) <= RATE / 400  # one bin of a 25 ms window
+    assert times[1] == pytest.approx(0.010)
+
+
+def test_figure_has_labelled_axes_in_seconds_and_hertz_and_the_words():
+    figure = plot_waveform_and_spectrogram(tone(), RATE, words=[("ah", 0.1, 0.3)])
+    wave_ax, spec_ax, colorbar_ax = figure.axes
+    assert wave_ax.get_ylabel() == "amplitude"
+    assert spec_ax.get_xlabel() == "time (s)" and spec_ax.get_ylabel() == "frequency (Hz)"
+    assert spec_ax.get_ylim() == (0, RATE / 2)
+    assert "dB" in colorbar_ax.get_ylabel()
+    assert [text.get_text() for text in wave_ax.texts] == ["ah"]

@@ -1,0 +1,47 @@
+"""Offline synthesis with eSpeak NG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speechxai import AudioError, espeak, features
+from speechxai.audio import summary
+
+
+def test_speech_has_the_engine_rate_audible_level_and_words():
+    utterance = espeak.speak("one two three", voice="en-us+f3")
+    assert utterance.sample_rate == 22050
+    assert utterance.waveform.dtype == np.float32 and utterance.waveform.ndim == 1
+    levels = summary(utterance.waveform, utterance.sample_rate)
+    assert 0.4 < levels["duration_s"] < 3.0
+    assert -35 < levels["rms_dbfs"] < -6
+    assert [word.text for word in utterance.words] == ["one", "two", "three"]
+    starts = [word.start_sample for word in utterance.words]
+    assert starts == sorted(starts) and starts[-1] < len(utterance.waveform)
+
+
+def test_word_spans_tile_the_utterance():
+    utterance = espeak.speak("four five", voice="en-us+m3")
+    spans = utterance.word_spans()
+    assert [text for text, _, _ in spans] == ["four", "five"]
+    assert spans[0][2] == spans[1][1]
+    assert spans[-1][2] == pytest.approx(utterance.duration)
+
+
+def test_female_and_male_voices_differ_more_than_repeats():
+    female = espeak.speak("seven three", voice=espeak.FEMALE_VOICES[2])
+    male = espeak.speak("seven three", voice=espeak.MALE_VOICES[2])
+    again = espeak.speak("seven three", voice=espeak.FEMALE_VOICES[2])
+    between = features.spectral_distance_db(female.waveform, male.waveform, 22050)
+    within = features.spectral_distance_db(female.waveform, again.waveform, 22050)
+    assert between > 2.0 > within
+
+
+def test_empty_text_and_unknown_voice_raise_audio_errors():
+    with pytest.raises(AudioError, match="empty"):
+        espeak.speak("   ")
+    with pytest.raises(AudioError, match="no voice named 'xx-nowhere'"):
+        espeak.speak("one", voice="xx-nowhere")
+    with pytest.raises(AudioError, match="no voice variant 'f9'"):
+        espeak.speak("one", voice="en-us+f9")
