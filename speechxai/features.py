@@ -34,7 +34,7 @@ def spectrogram_db(
 
 
 def long_term_spectrum_db(
-    waveform: np.ndarray | torch.Tensor, sample_rate: int, window_ms: float = 25.0
+    waveform: np.ndarray | torch.Tensor, sample_rate: int, window_ms: float = 50.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Long-term average power spectrum in dB (mean over frames), and its frequencies (Hz).
 

@@ -66,3 +66,18 @@ def test_figure_has_labelled_axes_in_seconds_and_hertz_and_the_words():
     assert spec_ax.get_ylim() == (0, RATE / 2)
     assert "dB" in colorbar_ax.get_ylabel()
     assert [text.get_text() for text in wave_ax.texts] == ["ah"]
+
+
+def test_long_term_spectra_figure_has_one_labelled_curve_per_signal():
+    from speechxai.display import plot_long_term_spectra
+
+    figure = plot_long_term_spectra({"low": (tone(300.0), RATE), "high": (tone(3000.0), RATE)})
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "frequency (Hz)" and "dB" in ax.get_ylabel()
+    assert [line.get_label() for line in ax.get_lines()] == ["low", "high"]
+    low, high = (line.get_ydata() for line in ax.get_lines())
+    frequencies = ax.get_lines()[0].get_xdata()
+    assert (
+        abs(frequencies[np.argmax(low)] - 300.0) < 25
+        and abs(frequencies[np.argmax(high)] - 3000.0) < 25
+    )

@@ -1,4 +1,4 @@
-"""Waveform and spectrogram figures with labelled axes in seconds and hertz."""
+"""Waveforms and spectra, with labelled axes in seconds and hertz."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from speechxai.features import spectrogram_db
+from speechxai.features import long_term_spectrum_db, spectrogram_db
 
 
 def plot_waveform_and_spectrogram(
@@ -57,4 +57,25 @@ def plot_waveform_and_spectrogram(
             spec_ax.axvline(start, color="white", linewidth=0.8, linestyle="--")
         if title:
             figure.suptitle(title)
+    return figure
+
+
+def plot_long_term_spectra(
+    signals: dict[str, tuple[np.ndarray, int]], band_hz: tuple[float, float] = (60.0, 8000.0)
+):
+    """Long-term average spectra of named signals, ``{label: (waveform, rate)}``, overlaid
+    on a logarithmic frequency axis. Returns the matplotlib figure."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        figure, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
+        for label, (waveform, sample_rate) in signals.items():
+            spectrum, frequencies = long_term_spectrum_db(waveform, sample_rate)
+            ax.plot(frequencies[1:], spectrum[1:], label=label, linewidth=1.2)
+        ax.set(
+            xscale="log",
+            xlim=band_hz,
+            xlabel="frequency (Hz)",
+            ylabel="mean power (dB)",
+            title="Long-term average spectrum",
+        )
+        ax.legend()
     return figure
