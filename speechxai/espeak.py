@@ -5,11 +5,11 @@ book can speak without network or system packages. eSpeak NG runs in synchronous
 every call returns 22,050 Hz int16 audio plus the WORD events, whose sample offsets give
 exact word boundaries.
 
-eSpeak NG is not bit-reproducible: voices with breath noise (the female variants) draw
-it from libc's ``rand()``, shared with everything else in the process, and even a fresh
-process with a fixed ``srand`` sometimes differs in fricative noise (measured here: up to
-0.05 full scale, from about 80 ms into "seven"). Code that needs a fixed corpus
-synthesizes it once and caches it; records computed on fresh syntheses carry tolerances.
+eSpeak NG seeds its noise generator (breath noise of the female variants) with the time
+when it initialises; every call here re-seeds it, so the same sequence of calls in a fresh
+process gives bit-identical audio. Filter states persist between calls, though: a repeated
+call in one process differs slightly. Code that needs a fixed corpus synthesizes it in a
+fresh process in a fixed order and caches it.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class _Engine:
         import espeakng_loader
 
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self._libc = ctypes.CDLL(None)
         data_path = Path(espeakng_loader.get_data_path())
         self.variants = {path.name for path in (data_path / "voices" / "!v").iterdir()}
         data_root = str(data_path.parent).encode()
@@ -131,7 +132,9 @@ class _Engine:
             index += 1
         return 0
 
-    def speak(self, text: str, voice: str, parameters: dict[str, int]) -> Utterance:
+    def speak(
+        self, text: str, voice: str, parameters: dict[str, int], noise_seed: int
+    ) -> Utterance:
         _, _, variant = voice.partition("+")
         if variant and variant not in self.variants:
             # eSpeak NG would silently fall back to the base voice
@@ -144,6 +147,10 @@ class _Engine:
         for name, value in parameters.items():
             self._lib.espeak_SetParameter(_PARAMETER[name], int(value), 0)
         self._chunks, self._events = [], []
+        # eSpeak NG seeds its noise generator with the time at initialisation and some
+        # code paths still draw from libc's rand(): seed both for reproducible output
+        self._lib.espeak_ng_SetRandSeed(ctypes.c_long(noise_seed))
+        self._libc.srand(noise_seed)
         encoded = text.encode("utf-8")
         status = self._lib.espeak_Synth(
             encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
@@ -168,6 +175,7 @@ def speak(
     rate: int = 175,
     pitch: int = 50,
     pitch_range: int = 50,
+    noise_seed: int = 0,
 ) -> Utterance:
     """Synthesize ``text`` with eSpeak NG.
 
@@ -183,6 +191,8 @@ def speak(
         Speaking rate in words per minute (80-450).
     pitch, pitch_range
         Base pitch and pitch range, 0-100 (50 is the voice's normal).
+    noise_seed
+        Seed of the breath noise that some variants (the female ones) mix in.
     """
     if not text.strip():
         raise AudioError("text to speak is empty")
@@ -190,4 +200,6 @@ def speak(
     if _engine is None:
         _engine = _Engine()
     with _engine.lock:
-        return _engine.speak(text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range})
+        return _engine.speak(
+            text, voice, {"rate": rate, "pitch": pitch, "range": pitch_range}, noise_seed
+        )
