@@ -15,6 +15,7 @@ fresh process in a fixed order and caches it.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,18 +93,19 @@ class _Engine:
     """The process-wide eSpeak NG instance (the library keeps global state)."""
 
     def __init__(self) -> None:
-        import espeakng_loader
-
-        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        library, data_root = _locate_library()
+        self._lib = ctypes.CDLL(library)
         self._libc = ctypes.CDLL(None)
-        data_path = Path(espeakng_loader.get_data_path())
-        self.variants = {path.name for path in (data_path / "voices" / "!v").iterdir()}
-        data_root = str(data_path.parent).encode()
         self.sample_rate = self._lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_root, _INITIALIZE_DONT_EXIT
         )
         if self.sample_rate <= 0:
-            raise RuntimeError(f"eSpeak NG failed to initialise with data from {data_root!r}")
+            raise RuntimeError(f"eSpeak NG ({library}) failed to initialise with data {data_root}")
+        self._lib.espeak_Info.restype = ctypes.c_char_p
+        data_path = ctypes.c_char_p()
+        self.version = self._lib.espeak_Info(ctypes.byref(data_path)).decode()
+        variants = Path(data_path.value.decode()) / "voices" / "!v"
+        self.variants = {path.name for path in variants.iterdir()} if variants.is_dir() else set()
         self._lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -136,7 +138,7 @@ class _Engine:
         self, text: str, voice: str, parameters: dict[str, int], noise_seed: int
     ) -> Utterance:
         _, _, variant = voice.partition("+")
-        if variant and variant not in self.variants:
+        if variant and self.variants and variant not in self.variants:
             # eSpeak NG would silently fall back to the base voice
             raise AudioError(
                 f"eSpeak NG has no voice variant {variant!r} (in {voice!r}); "
@@ -167,6 +169,26 @@ class _Engine:
 
 
 _engine: _Engine | None = None
+
+INSTALL_HINT = (
+    "eSpeak NG was not found. Install the wheel that ships it (`pip install "
+    "espeakng-loader`, Linux x86_64) or the system library: `apt install libespeak-ng1` "
+    "(Debian/Ubuntu), `brew install espeak-ng` (macOS)."
+)
+
+
+def _locate_library() -> tuple[str, bytes | None]:
+    """The eSpeak NG library and its data folder's parent: the ``espeakng-loader`` wheel
+    first, else a system ``libespeak-ng`` with its own data (``None``: its default)."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        library = ctypes.util.find_library("espeak-ng")
+        if library is None:
+            raise RuntimeError(INSTALL_HINT) from None
+        return library, None
+    data_path = Path(espeakng_loader.get_data_path())
+    return espeakng_loader.get_library_path(), str(data_path.parent).encode()
 
 
 def speak(

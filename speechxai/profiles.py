@@ -13,16 +13,15 @@ from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "paper")
 DEFAULT_PROFILE = "quick"
-DATASETS = ("embedded", "audiomnist", "fsdd")
 
 COMMON = {"dataset": "embedded", "seed": 0}
 
 # Chapter-specific sizes per profile. A chapter missing here takes only the common ones.
 CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
     "listening": {
-        "smoke": {"text": "seven"},
-        "quick": {"text": "seven three nine"},
-        "paper": {"text": "seven three nine"},
+        "smoke": {"n_speakers": 2, "per_digit": 1},
+        "quick": {"n_speakers": 24, "per_digit": 1},
+        "paper": {"n_speakers": 24, "per_digit": 1},
     },
 }
 

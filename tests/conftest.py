@@ -67,3 +67,18 @@ def tiny_book(tmp_path: Path) -> Path:
         parameters,
     )
     return tmp_path
+
+
+def shared_data_dir() -> Path:
+    """Real speech for tests: ``$SPEECHXAI_SHARED_DATA`` or ``../shared/data``."""
+    import os
+
+    return Path(os.environ.get("SPEECHXAI_SHARED_DATA") or ROOT.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        pytest.skip(f"real speech not available: no folder {folder} (set SPEECHXAI_SHARED_DATA)")
+    return folder

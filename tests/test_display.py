@@ -81,3 +81,10 @@ def test_long_term_spectra_figure_has_one_labelled_curve_per_signal():
         abs(frequencies[np.argmax(low)] - 300.0) < 25
         and abs(frequencies[np.argmax(high)] - 3000.0) < 25
     )
+
+
+def test_peak_normalized_scales_to_the_peak_and_keeps_silence():
+    from speechxai.display import peak_normalized
+
+    assert np.max(np.abs(peak_normalized(tone(amplitude=0.01)))) == pytest.approx(0.9)
+    assert not np.any(peak_normalized(np.zeros(10)))

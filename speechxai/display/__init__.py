@@ -1,12 +1,18 @@
 """Figures and players: what a reader looks at and listens to."""
 
-from speechxai.display.players import embedded_player, wav_bytes, widget_player
-from speechxai.display.signal import plot_long_term_spectra, plot_waveform_and_spectrogram
+from speechxai.display.players import embedded_player, peak_normalized, wav_bytes, widget_player
+from speechxai.display.signal import (
+    plot_long_term_spectra,
+    plot_waveform_and_spectrogram,
+    show_recording,
+)
 
 __all__ = [
     "embedded_player",
+    "peak_normalized",
     "plot_long_term_spectra",
     "plot_waveform_and_spectrogram",
+    "show_recording",
     "wav_bytes",
     "widget_player",
 ]

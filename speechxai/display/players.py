@@ -21,18 +21,29 @@ def wav_bytes(waveform: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def embedded_player(waveform: np.ndarray, sample_rate: int):
-    """An ``IPython.display.Audio`` whose WAV data is embedded in the page."""
+def peak_normalized(waveform: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    """The waveform scaled so that its largest magnitude is ``peak`` (silence stays)."""
+    signal = np.asarray(waveform, dtype=np.float32)
+    largest = float(np.max(np.abs(signal))) if signal.size else 0.0
+    return signal * (peak / largest) if largest > 0 else signal
+
+
+def embedded_player(waveform: np.ndarray, sample_rate: int, normalize: bool = False):
+    """An ``IPython.display.Audio`` whose WAV data is embedded in the page; with
+    ``normalize`` the sound is brought to a common peak level first."""
     from IPython.display import Audio
 
-    return Audio(data=wav_bytes(waveform, sample_rate), rate=sample_rate)
+    signal = peak_normalized(waveform) if normalize else waveform
+    return Audio(data=wav_bytes(signal, sample_rate), rate=sample_rate)
 
 
-def widget_player(waveform: np.ndarray, sample_rate: int, label: str):
-    """An ``ipywidgets.Audio`` player under a label, as a ``VBox``."""
+def widget_player(waveform: np.ndarray, sample_rate: int, label: str, normalize: bool = False):
+    """An ``ipywidgets.Audio`` player under a label, as a ``VBox``; with ``normalize``
+    the sound is brought to a common peak level first."""
     import ipywidgets
 
+    signal = peak_normalized(waveform) if normalize else waveform
     player = ipywidgets.Audio(
-        value=wav_bytes(waveform, sample_rate), format="wav", autoplay=False, loop=False
+        value=wav_bytes(signal, sample_rate), format="wav", autoplay=False, loop=False
     )
     return ipywidgets.VBox([ipywidgets.Label(label), player])

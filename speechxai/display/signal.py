@@ -79,3 +79,24 @@ def plot_long_term_spectra(
         )
         ax.legend()
     return figure
+
+
+def show_recording(recording, origin: str, normalize: bool = True) -> None:
+    """Display a ``DigitRecording``: waveform and spectrogram, a widget player and an
+    embedded player (peak-normalised for listening unless ``normalize=False``)."""
+    from IPython.display import display
+
+    from speechxai.display.players import embedded_player, widget_player
+
+    waveform = recording.waveform.numpy()
+    figure = plot_waveform_and_spectrogram(
+        waveform,
+        recording.sample_rate,
+        title=f"{origin}: {recording.word!r} by speaker {recording.speaker} "
+        f"({recording.sex}), {recording.sample_rate} Hz",
+    )
+    display(figure)
+    plt.close(figure)
+    label = f"{origin}: {recording.word!r}" + (" (peak-normalised)" if normalize else "")
+    display(widget_player(waveform, recording.sample_rate, label, normalize=normalize))
+    display(embedded_player(waveform, recording.sample_rate, normalize=normalize))

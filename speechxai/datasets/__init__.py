@@ -1,0 +1,50 @@
+"""Spoken-digit corpora behind every chapter, with one interface.
+
+``SpokenDigits`` (embedded, synthesized offline), ``AudioMNIST`` and ``FSDD`` (real,
+downloaded on request) are ``torch.utils.data.Dataset``s of ``DigitRecording`` items;
+``folds`` gives speaker-independent splits; ``DigitSequences`` joins digits into
+sentences with exact word boundaries and command labels.
+"""
+
+from speechxai.datasets.audiomnist import AudioMNIST
+from speechxai.datasets.corpus import DATA_DIR_ENV, DigitCorpus, DigitRecording, data_root
+from speechxai.datasets.folds import Fold, folds
+from speechxai.datasets.fsdd import FSDD
+from speechxai.datasets.sequences import DigitSequence, DigitSequences
+from speechxai.datasets.synthetic import SpokenDigits
+
+DATASETS = ("embedded", "audiomnist", "fsdd")
+
+
+def open_corpus(
+    dataset: str, n_speakers: int = 24, per_digit: int = 10, seed: int = 0, download: bool = False
+) -> DigitCorpus:
+    """The corpus a chapter's ``dataset`` parameter names.
+
+    ``"embedded"`` synthesizes ``SpokenDigits(n_speakers, per_digit, seed)`` (cached);
+    ``"audiomnist"`` and ``"fsdd"`` open the real corpora from ``data_root()``.
+    """
+    if dataset == "embedded":
+        return SpokenDigits(n_speakers=n_speakers, per_digit=per_digit, seed=seed)
+    if dataset == "audiomnist":
+        return AudioMNIST(download=download)
+    if dataset == "fsdd":
+        return FSDD(download=download)
+    raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+
+
+__all__ = [
+    "DATASETS",
+    "DATA_DIR_ENV",
+    "FSDD",
+    "AudioMNIST",
+    "DigitCorpus",
+    "DigitRecording",
+    "DigitSequence",
+    "DigitSequences",
+    "Fold",
+    "SpokenDigits",
+    "data_root",
+    "folds",
+    "open_corpus",
+]

@@ -1,0 +1,116 @@
+"""What every spoken-digit corpus shares: items, speakers, speaker subsets, labels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+DATA_DIR_ENV = "SPEECHXAI_DATA_DIR"
+TASKS = ("digit", "sex")
+SEXES = ("female", "male")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def data_root() -> Path:
+    """Where datasets live: ``$SPEECHXAI_DATA_DIR``, else ``data/`` in the working
+    directory (the project root when the book runs)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+
+
+@dataclass(frozen=True)
+class DigitRecording:
+    """One spoken digit: mono float32 waveform and who said what."""
+
+    waveform: torch.Tensor
+    sample_rate: int
+    digit: int
+    speaker: str
+    sex: str
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def word(self) -> str:
+        return DIGIT_WORDS[self.digit]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Index row of a corpus: enough to label an item without loading its audio."""
+
+    digit: int
+    speaker: str
+    repetition: int
+
+
+class DigitCorpus(Dataset):
+    """A corpus of spoken digits by speaker, as a ``torch.utils.data.Dataset``.
+
+    Subclasses fill ``entries`` and ``speaker_metadata`` and implement ``_load(index)``.
+    """
+
+    name = "digits"
+
+    def __init__(self, entries: Sequence[Entry], speaker_metadata: Mapping[str, Mapping]):
+        self.entries = list(entries)
+        self.speaker_metadata = {key: dict(value) for key, value in speaker_metadata.items()}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> DigitRecording:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{self.name} has {len(self)} items, not index {index}")
+        entry = self.entries[index]
+        waveform, sample_rate = self._load(index % len(self))
+        return DigitRecording(
+            waveform,
+            sample_rate,
+            entry.digit,
+            entry.speaker,
+            self.sex(entry.speaker),
+            self.speaker_metadata.get(entry.speaker, {}),
+        )
+
+    def _load(self, index: int) -> tuple[torch.Tensor, int]:
+        raise NotImplementedError
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speakers that have at least one item, sorted."""
+        return sorted({entry.speaker for entry in self.entries})
+
+    def sex(self, speaker: str) -> str:
+        """``"female"``, ``"male"`` or ``"unknown"`` from the speaker's metadata."""
+        value = str(self.speaker_metadata.get(speaker, {}).get("gender", "")).strip().lower()
+        return value if value in SEXES else "unknown"
+
+    def labels(self, task: str) -> np.ndarray:
+        """Per item: the digit (``task="digit"``) or 0 female / 1 male (``"sex"``)."""
+        if task == "digit":
+            return np.array([entry.digit for entry in self.entries])
+        if task == "sex":
+            sexes = [self.sex(entry.speaker) for entry in self.entries]
+            return np.array([SEXES.index(sex) if sex in SEXES else -1 for sex in sexes])
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+
+    def find(self, digit: int | None = None, speaker: str | None = None) -> int:
+        """Index of the first item with this digit and/or speaker."""
+        for index, entry in enumerate(self.entries):
+            if digit in (None, entry.digit) and speaker in (None, entry.speaker):
+                return index
+        raise KeyError(f"{self.name} has no item with digit={digit}, speaker={speaker}")
+
+    def indices(self, speakers: Sequence[str]) -> list[int]:
+        """Items spoken by ``speakers``."""
+        wanted = set(speakers)
+        return [i for i, entry in enumerate(self.entries) if entry.speaker in wanted]
+
+    def subset(self, speakers: Sequence[str]) -> Subset:
+        """The items of ``speakers`` as a ``torch.utils.data.Subset``."""
+        return Subset(self, self.indices(speakers))
