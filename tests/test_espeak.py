@@ -70,3 +70,18 @@ def test_the_same_calls_in_fresh_processes_give_identical_audio():
         digests.append(run.stdout)
         time.sleep(1.1)  # a new second: a time-seeded generator would differ now
     assert digests[0] == digests[1]
+
+
+def test_without_the_wheel_a_system_library_is_used_or_install_advice_given(monkeypatch):
+    import ctypes.util
+    import sys
+
+    import espeakng_loader
+
+    wheel_library = espeakng_loader.get_library_path()
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # import now fails
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: wheel_library)
+    assert espeak._locate_library() == (wheel_library, None)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(RuntimeError, match="pip install espeakng-loader.*apt install"):
+        espeak._locate_library()
