@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torchaudio
+
+from speechxai.errors import AudioError
 
 
 def spectrogram_db(
@@ -59,3 +63,351 @@ def spectral_distance_db(
     spectrum_b, _ = long_term_spectrum_db(waveform_b, sample_rate)
     in_band = (frequencies >= band_hz[0]) & (frequencies <= band_hz[1])
     return float(np.sqrt(np.mean((spectrum_a - spectrum_b)[in_band] ** 2)))
+
+
+# --- Model inputs -------------------------------------------------------------------------------
+#
+# AudioMNIST (Becker et al. 2018, "Interpreting and explaining deep neural networks for the
+# classification of audio signals", arXiv:1807.03418; preprocessing as in the authors' code,
+# github.com/soerenab/AudioMNIST, ``preprocess_data.py``), DeepSpeech 0.9 MFCC windows (Hannun et
+# al. 2014, arXiv:1412.5567; Mozilla DeepSpeech 0.9 feature settings) and a z-normalised log-mel
+# spectrogram.
+
+AUDIOMNIST_RATE = 8000
+"""Sample rate (Hz) of the AudioMNIST model inputs."""
+AUDIOMNIST_LENGTH = 8000
+"""Samples in a padded AudioMNIST input (1 s at 8 kHz)."""
+AUDIOMNIST_SIZE = 227
+"""Frequencies and frames of an AudioMNIST spectrogram (AlexNet's 227 x 227 input)."""
+
+_STFT_WINDOW = 455
+_STFT_HOP = 35  # 455 - 420 samples of overlap
+_STFT_EDGE = _STFT_WINDOW // 2  # scipy.signal.stft's boundary="zeros" padding
+_STFT_FIRST_FRAME = 2  # the paper code keeps frames 2 .. n-2 (``Zxx[:, 2:-1]``)
+_DB_AMIN = 1e-5  # librosa.amplitude_to_db's default floor
+_DB_TOP = 80.0  # librosa.amplitude_to_db's default top_db
+
+DEEPSPEECH_RATE = 16000
+MFCC_COEFFICIENTS = 26
+MFCC_CONTEXT = 9
+MFCC_MELS = 40
+MFCC_BAND_HZ = (20.0, 4000.0)
+MFCC_WINDOW = 512  # 32 ms at 16 kHz
+MFCC_HOP = 320  # 20 ms at 16 kHz
+
+LOG_MEL_RATE = 16000
+LOG_MEL_BINS = 128
+LOG_MEL_WINDOW = 400  # 25 ms at 16 kHz
+LOG_MEL_HOP = 160  # 10 ms at 16 kHz
+LOG_MEL_OFFSET = 1e-6
+
+
+def _as_signal(waveform: np.ndarray | torch.Tensor, name: str = "waveform") -> torch.Tensor:
+    """``waveform`` as a 1-D float32 tensor; AudioError if it is not 1-D or is empty."""
+    signal = torch.as_tensor(np.asarray(waveform) if not torch.is_tensor(waveform) else waveform)
+    signal = signal.to(torch.float32)
+    if signal.ndim != 1:
+        raise AudioError(
+            f"{name} must be a 1-D signal (samples,), got shape {tuple(signal.shape)}; "
+            "pass one mono channel at a time"
+        )
+    if signal.numel() == 0:
+        raise AudioError(f"{name} is empty: it has no samples")
+    return signal
+
+
+def _check_rate(sample_rate: int) -> int:
+    if int(sample_rate) != sample_rate or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(orig_rate: int, new_rate: int) -> torchaudio.transforms.Resample:
+    """A Resample transform (its sinc kernel computed once) for ``orig_rate`` -> ``new_rate``."""
+    return torchaudio.transforms.Resample(orig_rate, new_rate)
+
+
+def resample(waveform: np.ndarray | torch.Tensor, sample_rate: int, new_rate: int) -> torch.Tensor:
+    """``waveform`` (1-D) resampled from ``sample_rate`` to ``new_rate`` Hz, float32.
+
+    Band-limited sinc interpolation with torchaudio's defaults (Hann-windowed sinc, 6 zero
+    crossings, roll-off 0.99), identical to ``torchaudio.functional.resample``; the kernel is
+    cached per pair of rates. The output has ``ceil(len * new_rate / sample_rate)`` samples.
+    """
+    signal = _as_signal(waveform)
+    sample_rate, new_rate = _check_rate(sample_rate), _check_rate(new_rate)
+    if sample_rate == new_rate:
+        return signal
+    with torch.no_grad():
+        return _resampler(sample_rate, new_rate)(signal)
+
+
+def audiomnist_waveform(
+    waveform: np.ndarray | torch.Tensor, sample_rate: int, seed: int, *, normalise: bool = True
+) -> torch.Tensor:
+    """An AudioMNIST recording as the 1-s, 8-kHz input of AudioNet (Becker et al. 2018).
+
+    Follows the authors' preprocessing code: resample to 8 kHz, embed the signal in 8,000 zeros
+    at a random offset, then divide by the 95th percentile of the padded signal plus 0.001.
+
+    Parameters
+    ----------
+    waveform : array or tensor, shape (samples,)
+        One mono recording, in any scale (the paper code used raw int16 values; a float signal
+        read by ``soundfile`` lies in [-1, 1], see Notes).
+    sample_rate : int
+        Its sample rate in Hz (48,000 for AudioMNIST).
+    seed : int
+        Seed of ``numpy.random.default_rng`` that draws the offset.
+    normalise : bool, default True
+        Apply the AudioNet percentile scaling. ``False`` returns the padded signal that the
+        paper turns into AlexNet's spectrogram (see :func:`audiomnist_spectrogram`).
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (8000,)
+
+    Raises
+    ------
+    AudioError
+        If the signal is longer than 8,000 samples after resampling (the error names its
+        length), empty or not 1-D, or if the scale ``p95 + 0.001`` is not positive.
+
+    Notes
+    -----
+    * The offset is ``rng.integers(0, 8000 - n)`` for ``n`` resampled samples: uniform over
+      0 .. 8000 - n - 1 (upper bound exclusive, like the paper's ``np.random.randint``), so the
+      signal never touches the last sample. A signal of exactly 8,000 samples is not shifted
+      and draws no random number.
+    * The percentile is taken exactly as in the paper code,
+      ``np.percentile(embedded_data, 95)``: over all 8,000 samples, padding zeros included, of
+      the *signed* signal (not of ``|x|``), with linear interpolation (``torch.quantile``).
+      For a symmetric signal that is about the 90th percentile of ``|x|``. The 0.001 is added
+      to it as is; the paper's samples were int16-scale, so with a float signal in [-1, 1] the
+      0.001 weighs about 32,768 times more (pass ``waveform * 32768`` to match the paper).
+    * The paper resampled with ``librosa.resample(res_type="scipy")`` (FFT resampling); this
+      uses torchaudio's sinc interpolation (:func:`resample`), which gives the same length and
+      differs only near the band edge.
+    """
+    signal = resample(waveform, sample_rate, AUDIOMNIST_RATE)
+    length = signal.numel()
+    if length > AUDIOMNIST_LENGTH:
+        raise AudioError(
+            f"the recording has {length} samples at {AUDIOMNIST_RATE} Hz "
+            f"({length / AUDIOMNIST_RATE:.3f} s), more than the {AUDIOMNIST_LENGTH} samples "
+            "(1 s) of an AudioMNIST input; trim it first"
+        )
+    if length < AUDIOMNIST_LENGTH:
+        offset = int(np.random.default_rng(seed).integers(0, AUDIOMNIST_LENGTH - length))
+        padded = torch.zeros(AUDIOMNIST_LENGTH, dtype=torch.float32)
+        padded[offset : offset + length] = signal
+    else:
+        padded = signal.clone()
+    if not normalise:
+        return padded
+    scale = float(torch.quantile(padded.double(), 0.95)) + 0.001
+    if scale <= 0:
+        raise AudioError(
+            f"the 95th percentile of the padded signal plus 0.001 is {scale:.3g}, not positive: "
+            "the AudioNet scaling would flip or blow up the signal (is it mostly negative?)"
+        )
+    return (padded.double() / scale).to(torch.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _stft_window(dtype: torch.dtype) -> torch.Tensor:
+    """scipy's ``get_window("hann", 455)`` (periodic) divided by its sum ("spectrum" scaling)."""
+    window = torch.hann_window(_STFT_WINDOW, periodic=True, dtype=dtype)
+    return window / window.sum()
+
+
+def audiomnist_spectrogram(waveform_8k: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """AlexNet's 227 x 227 amplitude spectrogram in dB of padded 8-kHz signals (Becker et al. 2018).
+
+    Reproduces the authors' code, ``scipy.signal.stft(x, 8000, nperseg=455, noverlap=420,
+    window="hann")`` (periodic Hann window, 227 zeros of padding at both ends and 16 at the end,
+    spectrum scaling by the window sum; 228 frequencies x 230 frames), cropped to
+    ``|Zxx[0:227, 2:-1]|`` (the highest frequency and three edge frames dropped), then
+    ``librosa.amplitude_to_db(S, ref=np.max)``: ``20 log10(max(S, 1e-5)) - 20 log10(max(ref,
+    1e-5))`` with ``ref`` the maximum of the cropped spectrogram, floored 80 dB below its
+    maximum. Written with torch only (no librosa).
+
+    Parameters
+    ----------
+    waveform_8k : array or tensor, shape (8000,) or (N, 8000)
+        Padded 8-kHz signals, e.g. from :func:`audiomnist_waveform`.
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (227, 227) or (N, 227, 227)
+        Frequencies (0 .. 3,974 Hz in steps of 8000/455 Hz) x frames (35-sample hop), 0 dB at
+        each spectrogram's maximum, at least -80 dB.
+
+    Notes
+    -----
+    The dB values do not depend on the signal's scale except through the 1e-5 amplitude floor,
+    which binds only for quiet signals (maximum below ~0.1 after the window-sum scaling). The
+    paper computed the spectrogram of the padded int16-scale signal, where the floor never
+    binds; the AudioNet-scaled signal (``normalise=True``) is usually loud enough to behave alike.
+    The Fourier transform runs in float64 (float32 rounding would move bins near -80 dB by
+    ~1e-3 dB); the result is float32.
+    """
+    signal = torch.as_tensor(
+        np.asarray(waveform_8k) if not torch.is_tensor(waveform_8k) else waveform_8k
+    )
+    if signal.ndim not in (1, 2) or signal.shape[-1] != AUDIOMNIST_LENGTH:
+        raise AudioError(
+            f"waveform_8k must have shape ({AUDIOMNIST_LENGTH},) or (N, {AUDIOMNIST_LENGTH}), "
+            f"got {tuple(signal.shape)}; pad it with audiomnist_waveform first"
+        )
+    batch = signal.reshape(-1, AUDIOMNIST_LENGTH).to(torch.float64)
+    # scipy pads nperseg // 2 zeros at both ends, then zeros at the end up to whole frames.
+    frames_total = -(-(AUDIOMNIST_LENGTH + 2 * _STFT_EDGE - _STFT_WINDOW) // _STFT_HOP) + 1
+    end_pad = (frames_total - 1) * _STFT_HOP + _STFT_WINDOW - AUDIOMNIST_LENGTH - _STFT_EDGE
+    padded = torch.nn.functional.pad(batch, (_STFT_EDGE, end_pad))
+    first = _STFT_FIRST_FRAME
+    frames = padded.unfold(-1, _STFT_WINDOW, _STFT_HOP)[:, first : first + AUDIOMNIST_SIZE]
+    spectrum = torch.fft.rfft(frames * _stft_window(torch.float64), dim=-1)
+    spectrum = spectrum[..., :AUDIOMNIST_SIZE].to(torch.complex64)
+    power = torch.view_as_real(spectrum).square().sum(-1).transpose(-1, -2)
+    db = 10.0 * torch.log10(power.clamp_min(_DB_AMIN**2))
+    reference = power.amax(dim=(-2, -1), keepdim=True).clamp_min(_DB_AMIN**2)
+    db = db - 10.0 * torch.log10(reference)
+    db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - _DB_TOP)
+    return db.reshape(signal.shape[:-1] + (AUDIOMNIST_SIZE, AUDIOMNIST_SIZE)).contiguous()
+
+
+def fold_mean(spectrograms: torch.Tensor) -> torch.Tensor:
+    """Element-wise mean (227, 227) of a training fold's spectrograms (N, 227, 227)."""
+    return torch.as_tensor(spectrograms).mean(dim=0)
+
+
+def subtract_mean(spectrograms: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """``spectrograms`` minus a training fold's :func:`fold_mean` (broadcast over the batch)."""
+    return torch.as_tensor(spectrograms) - torch.as_tensor(mean)
+
+
+@functools.lru_cache(maxsize=1)
+def _mfcc_transform() -> torchaudio.transforms.MFCC:
+    return torchaudio.transforms.MFCC(
+        sample_rate=DEEPSPEECH_RATE,
+        n_mfcc=MFCC_COEFFICIENTS,
+        dct_type=2,
+        norm="ortho",
+        log_mels=True,
+        melkwargs={
+            "n_fft": MFCC_WINDOW,
+            "win_length": MFCC_WINDOW,
+            "hop_length": MFCC_HOP,
+            "n_mels": MFCC_MELS,
+            "f_min": MFCC_BAND_HZ[0],
+            "f_max": MFCC_BAND_HZ[1],
+            "center": False,
+            "power": 2.0,
+            "window_fn": torch.hann_window,
+        },
+    )
+
+
+def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """DeepSpeech 0.9 MFCC frames (T, 26) of a recording (resampled to 16 kHz).
+
+    Parameters
+    ----------
+    waveform : array or tensor, shape (samples,)
+        One mono recording, float in [-1, 1] like DeepSpeech's decoded WAV.
+    sample_rate : int
+        Its sample rate in Hz.
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (T, 26)
+        ``T = 1 + (n - 512) // 320`` for ``n`` samples at 16 kHz: only whole 32-ms windows
+        (512 samples, periodic Hann) every 20 ms (320 samples), without centring padding, like
+        TensorFlow's ``audio_spectrogram`` that DeepSpeech uses.
+
+    Notes
+    -----
+    ``torchaudio.transforms.MFCC`` with the settings of TensorFlow's ``mfcc`` op as DeepSpeech
+    0.9 calls it: power spectrum, 40 HTK-scale mel filters between 20 and 4,000 Hz (TF's
+    defaults), natural log, 26 DCT-II coefficients. Differences from TF: torchaudio adds 1e-6
+    before the log (TF floors at 1e-12), uses an orthonormal DCT (TF scales coefficient 0 by
+    sqrt(2/40) instead of sqrt(1/40)) and builds its triangles slightly differently, so values
+    are close to but not bit-equal to DeepSpeech's.
+
+    Raises
+    ------
+    AudioError
+        If the recording is shorter than one 32-ms window at 16 kHz.
+    """
+    signal = resample(waveform, sample_rate, DEEPSPEECH_RATE)
+    if signal.numel() < MFCC_WINDOW:
+        raise AudioError(
+            f"the recording has {signal.numel()} samples at {DEEPSPEECH_RATE} Hz, fewer than "
+            f"one {MFCC_WINDOW}-sample (32 ms) MFCC window"
+        )
+    with torch.no_grad():
+        return _mfcc_transform()(signal).T.contiguous()
+
+
+def mfcc_windows(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """DeepSpeech 0.9 input windows (T, 19, 26): each MFCC frame with 9 past and 9 future frames.
+
+    Window ``i`` holds frames ``i - 9 .. i + 9`` of :func:`mfcc_frames`, so its row 9 is frame
+    ``i``; frames before the start or after the end of the utterance are zeros (DeepSpeech pads
+    the feature sequence with zeros before sliding its context window).
+    """
+    frames = mfcc_frames(waveform, sample_rate)
+    padded = torch.nn.functional.pad(frames, (0, 0, MFCC_CONTEXT, MFCC_CONTEXT))
+    windows = padded.unfold(0, 2 * MFCC_CONTEXT + 1, 1)  # (T, 26, 19)
+    return windows.transpose(1, 2).contiguous()
+
+
+@functools.lru_cache(maxsize=1)
+def _mel_transform() -> torchaudio.transforms.MelSpectrogram:
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=LOG_MEL_RATE,
+        n_fft=LOG_MEL_WINDOW,
+        win_length=LOG_MEL_WINDOW,
+        hop_length=LOG_MEL_HOP,
+        n_mels=LOG_MEL_BINS,
+        power=2.0,
+        mel_scale="slaney",
+    )
+
+
+def log_mel(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Log-mel spectrogram (128, T) at 16 kHz, z-normalised per mel bin over time.
+
+    Parameters
+    ----------
+    waveform : array or tensor, shape (samples,)
+        One mono recording.
+    sample_rate : int
+        Its sample rate in Hz; the signal is resampled to 16 kHz.
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (128, T)
+        ``torchaudio.transforms.MelSpectrogram`` power (periodic Hann window of 25 ms = 400
+        samples, FFT size 400, hop 10 ms = 160 samples, centred frames with reflection padding,
+        so ``T = 1 + n // 160``; 128 mel bins from 0 to 8 kHz on the Slaney scale, unnormalised
+        triangles), then ``log(mel + 1e-6)``
+        (natural log; the offset keeps silent bins finite), then each bin minus its mean over
+        time divided by its population standard deviation. A bin with zero standard deviation
+        (constant over time) becomes all zeros instead of NaN.
+
+    Notes
+    -----
+    The Slaney mel scale (librosa's default, linear below 1 kHz) is used because with 128 bins
+    and a 400-point FFT the HTK scale leaves 4 low filters narrower than the 40-Hz FFT bin
+    spacing, i.e. empty; the Slaney filters all contain at least one FFT bin.
+    """
+    signal = resample(waveform, sample_rate, LOG_MEL_RATE)
+    with torch.no_grad():
+        features = torch.log(_mel_transform()(signal) + LOG_MEL_OFFSET)
+    mean = features.mean(dim=1, keepdim=True)
+    std = features.std(dim=1, correction=0, keepdim=True)
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    return (features - mean) / std
