@@ -360,3 +360,35 @@ def test_archive_validates_its_fields():
     with pytest.raises(ValueError, match="'..'"):
         replace(FSDD_ARCHIVE, member_prefix="a/../../b")
     assert replace(FSDD_ARCHIVE, member_prefix="/a/b/").member_prefix == "a/b"
+
+
+def test_audiomnist_download_true_fetches_and_loads(server, tmp_path, monkeypatch):
+    """The corpus class end to end: a tiny AudioMNIST archive served from 127.0.0.1."""
+    import dataclasses
+
+    import numpy as np
+    import soundfile
+
+    from speechxai.datasets import AudioMNIST, download
+
+    wavs = {}
+    for speaker, digit in [("01", 3), ("56", 7)]:
+        buffer = io.BytesIO()
+        tone = 0.3 * np.sin(np.arange(24000) * 0.05)
+        soundfile.write(buffer, tone, 48000, format="WAV", subtype="PCM_16")
+        wavs[f"{speaker}/{digit}_{speaker}_0.wav"] = buffer.getvalue()
+    wavs["audioMNIST_meta.txt"] = b'{"01": {"gender": "male"}, "56": {"gender": "female"}}'
+    make_tar(
+        server.directory / "AudioMNIST-master.tar.gz", files=wavs, prefix="AudioMNIST-master/data"
+    )
+    served = dataclasses.replace(
+        download.AUDIOMNIST_ARCHIVE, url=server.url("AudioMNIST-master.tar.gz")
+    )
+    monkeypatch.setattr(download, "AUDIOMNIST_ARCHIVE", served)
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        AudioMNIST(tmp_path / "corpus")
+    corpus = AudioMNIST(tmp_path / "corpus", download=True)
+    assert corpus.speakers == ["01", "56"] and corpus.sex("56") == "female"
+    assert corpus[1].digit == 7 and corpus[1].sample_rate == 48000
+    AudioMNIST(tmp_path / "corpus", download=True)  # present: no second request
+    assert len(server.requests) == 1

@@ -10,10 +10,7 @@ import json
 import re
 from pathlib import Path
 
-import torch
-
-from speechxai import audio
-from speechxai.datasets.corpus import DigitCorpus, Entry, data_root
+from speechxai.datasets.corpus import Entry, WavCorpus
 
 FILE_PATTERN = re.compile(r"(?P<digit>\d)_(?P<speaker>\d{2})_(?P<rep>\d+)\.wav")
 
@@ -39,7 +36,7 @@ def parse_metadata(path: Path) -> dict[str, dict]:
     return speakers
 
 
-class AudioMNIST(DigitCorpus):
+class AudioMNIST(WavCorpus):
     """The real AudioMNIST corpus.
 
     Parameters
@@ -52,30 +49,18 @@ class AudioMNIST(DigitCorpus):
     """
 
     name = "AudioMNIST"
+    default_folder = "audiomnist"
+    wav_folder = "data"
+    glob = "*/*.wav"
+    file_pattern = FILE_PATTERN
+    archive = "AUDIOMNIST_ARCHIVE"
 
     def __init__(self, root: str | Path | None = None, download: bool = False):
-        self.root = Path(root) if root is not None else data_root() / "audiomnist"
-        folder = self.root / "data"
-        if not folder.is_dir() and download:
-            from speechxai.datasets.download import AUDIOMNIST_ARCHIVE, fetch_into
+        super().__init__(root, download, size_hint=" (about 1 GB)")
 
-            fetch_into(AUDIOMNIST_ARCHIVE, self.root, "data")
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"AudioMNIST not found: no folder {folder}. Pass download=True to fetch it "
-                f"(about 1 GB), or point $SPEECHXAI_DATA_DIR at a folder holding audiomnist/"
-            )
-        self.paths = sorted(folder.glob("*/*.wav"))
-        entries = []
-        for path in self.paths:
-            match = FILE_PATTERN.fullmatch(path.name)
-            if match is None or match["speaker"] != path.parent.name:
-                raise ValueError(f"{path}: not an AudioMNIST file name <digit>_<speaker>_<rep>")
-            entries.append(Entry(int(match["digit"]), match["speaker"], int(match["rep"])))
-        if not entries:
-            raise FileNotFoundError(f"AudioMNIST folder {folder} holds no <speaker>/*.wav")
+    def read_metadata(self, folder: Path, entries: list[Entry]) -> dict[str, dict]:
+        for path, entry in zip(self.paths, entries, strict=True):
+            if entry.speaker != path.parent.name:
+                raise ValueError(f"{path}: speaker {entry.speaker} filed under {path.parent}")
         meta = folder / "audioMNIST_meta.txt"
-        super().__init__(entries, parse_metadata(meta) if meta.exists() else {})
-
-    def _load(self, index: int) -> tuple[torch.Tensor, int]:
-        return audio.load(self.paths[index])
+        return parse_metadata(meta) if meta.exists() else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,3 +115,51 @@ class DigitCorpus(Dataset):
     def subset(self, speakers: Sequence[str]) -> Subset:
         """The items of ``speakers`` as a ``torch.utils.data.Subset``."""
         return Subset(self, self.indices(speakers))
+
+
+class WavCorpus(DigitCorpus):
+    """A real corpus of ``<digit>_<speaker>_<rep>.wav`` files in a folder, fetched from
+    its public archive on request.
+
+    Subclasses set ``name``, ``default_folder`` (under ``data_root()``), ``wav_folder``
+    (inside ``root``), ``glob``, ``file_pattern`` (named groups digit, speaker, rep) and
+    ``archive`` (the name of a constant in ``speechxai.datasets.download``).
+    """
+
+    default_folder: str
+    wav_folder: str
+    glob: str
+    file_pattern: re.Pattern
+    archive: str
+
+    def __init__(self, root: str | Path | None, download: bool, size_hint: str = ""):
+        self.root = Path(root) if root is not None else data_root() / self.default_folder
+        folder = self.root / self.wav_folder
+        if not folder.is_dir() and download:
+            from speechxai.datasets import download as downloads
+
+            downloads.fetch_into(getattr(downloads, self.archive), self.root, self.wav_folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{self.name} not found: no folder {folder}. Pass download=True to fetch it"
+                f"{size_hint}, or point ${DATA_DIR_ENV} at a folder holding "
+                f"{self.default_folder}/"
+            )
+        self.paths = sorted(folder.glob(self.glob))
+        if not self.paths:
+            raise FileNotFoundError(f"{self.name} folder {folder} holds no {self.glob} files")
+        entries = []
+        for path in self.paths:
+            match = self.file_pattern.fullmatch(path.name)
+            if match is None:
+                raise ValueError(f"{path}: not a {self.name} file name <digit>_<speaker>_<rep>")
+            entries.append(Entry(int(match["digit"]), match["speaker"], int(match["rep"])))
+        super().__init__(entries, self.read_metadata(folder, entries))
+
+    def read_metadata(self, folder: Path, entries: list[Entry]) -> dict[str, dict]:
+        raise NotImplementedError
+
+    def _load(self, index: int) -> tuple[torch.Tensor, int]:
+        from speechxai import audio
+
+        return audio.load(self.paths[index])

@@ -11,10 +11,7 @@ import ast
 import re
 from pathlib import Path
 
-import torch
-
-from speechxai import audio
-from speechxai.datasets.corpus import DigitCorpus, Entry, data_root
+from speechxai.datasets.corpus import Entry, WavCorpus
 
 FILE_PATTERN = re.compile(r"(?P<digit>\d)_(?P<speaker>[a-z]+)_(?P<rep>\d+)\.wav")
 
@@ -32,7 +29,7 @@ def parse_metadata(path: Path) -> dict[str, dict]:
     raise ValueError(f"{path}: no `metadata = {{...}}` dictionary")
 
 
-class FSDD(DigitCorpus):
+class FSDD(WavCorpus):
     """The Free Spoken Digit Dataset (digit task only).
 
     Parameters
@@ -44,33 +41,18 @@ class FSDD(DigitCorpus):
     """
 
     name = "FSDD"
+    default_folder = "fsdd"
+    wav_folder = "recordings"
+    glob = "*.wav"
+    file_pattern = FILE_PATTERN
+    archive = "FSDD_ARCHIVE"
 
     def __init__(self, root: str | Path | None = None, download: bool = False):
-        self.root = Path(root) if root is not None else data_root() / "fsdd"
-        folder = self.root / "recordings"
-        if not folder.is_dir() and download:
-            from speechxai.datasets.download import FSDD_ARCHIVE, fetch_into
+        super().__init__(root, download)
 
-            fetch_into(FSDD_ARCHIVE, self.root, "recordings")
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"FSDD not found: no folder {folder}. Pass download=True to fetch it, or "
-                f"point $SPEECHXAI_DATA_DIR at a folder holding fsdd/"
-            )
-        self.paths = sorted(folder.glob("*.wav"))
-        entries = []
-        for path in self.paths:
-            match = FILE_PATTERN.fullmatch(path.name)
-            if match is None:
-                raise ValueError(f"{path}: not an FSDD file name <digit>_<speaker>_<index>.wav")
-            entries.append(Entry(int(match["digit"]), match["speaker"], int(match["rep"])))
-        if not entries:
-            raise FileNotFoundError(f"FSDD folder {folder} holds no .wav files")
+    def read_metadata(self, folder: Path, entries: list[Entry]) -> dict[str, dict]:
         meta = self.root / "metadata.py"
         metadata = parse_metadata(meta) if meta.exists() else {}
         for entry in entries:  # every FSDD speaker is male, listed in metadata.py or not
             metadata.setdefault(entry.speaker, {}).setdefault("gender", "male")
-        super().__init__(entries, metadata)
-
-    def _load(self, index: int) -> tuple[torch.Tensor, int]:
-        return audio.load(self.paths[index])
+        return metadata
