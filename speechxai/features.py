@@ -278,6 +278,14 @@ def audiomnist_spectrogram(waveform_8k: np.ndarray | torch.Tensor) -> torch.Tens
     return db.reshape(signal.shape[:-1] + (AUDIOMNIST_SIZE, AUDIOMNIST_SIZE)).contiguous()
 
 
+def audiomnist_spectrogram_axes() -> tuple[np.ndarray, np.ndarray]:
+    """Centre frequencies (Hz) of the 227 rows and centre times (s) of the 227 columns of
+    :func:`audiomnist_spectrogram` (scipy's frames are centred at multiples of the hop)."""
+    frequencies = np.arange(AUDIOMNIST_SIZE) * AUDIOMNIST_RATE / _STFT_WINDOW
+    frames = np.arange(AUDIOMNIST_SIZE) + _STFT_FIRST_FRAME
+    return frequencies, frames * _STFT_HOP / AUDIOMNIST_RATE
+
+
 def fold_mean(spectrograms: torch.Tensor) -> torch.Tensor:
     """Element-wise mean (227, 227) of a training fold's spectrograms (N, 227, 227)."""
     return torch.as_tensor(spectrograms).mean(dim=0)

@@ -287,3 +287,19 @@ def test_log_mel_constant_bins_become_zero() -> None:
     features = log_mel(np.zeros(16000, dtype=np.float32), 16000)
     assert torch.isfinite(features).all()
     torch.testing.assert_close(features, torch.zeros_like(features), rtol=0, atol=1e-5)
+
+
+def test_spectrogram_axes_locate_a_tone_and_a_click():
+    from speechxai.features import audiomnist_spectrogram, audiomnist_spectrogram_axes
+
+    frequencies, times = audiomnist_spectrogram_axes()
+    assert frequencies[0] == 0 and frequencies[-1] < 4000 and times.size == 227
+    t = np.arange(8000) / 8000
+    spectrogram = audiomnist_spectrogram(
+        torch.tensor(np.sin(2 * np.pi * 1000 * t), dtype=torch.float32)
+    )
+    assert abs(frequencies[int(spectrogram.mean(1).argmax())] - 1000) < 18
+    click = torch.zeros(8000)
+    click[4000] = 1.0
+    column = int(audiomnist_spectrogram(click).mean(0).argmax())
+    assert abs(times[column] - 0.5) < 0.005
