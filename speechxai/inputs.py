@@ -55,7 +55,9 @@ class DigitSignals:
         )
 
 
-def load_signals(corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True) -> DigitSignals:
+def load_signals(
+    corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True
+) -> DigitSignals:
     """The recordings of ``speakers`` resampled to 8 kHz; longer than 1 s is an error."""
     indices = corpus.indices(speakers)
     signals, digits, sexes, who = [], [], [], []

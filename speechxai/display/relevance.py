@@ -32,8 +32,9 @@ def plot_spectrogram_relevance(
     ``{"digit 'seven'": R_digit, "sex 'female'": R_sex}``, all on axes in s and Hz."""
     extent = (times[0], times[-1], frequencies[0], frequencies[-1])
     with sns.axes_style("white"), sns.plotting_context("notebook"):
-        figure, axes = plt.subplots(1, 1 + len(relevances), figsize=(4.2 * (1 + len(relevances)), 4),
-                                    sharey=True, layout="constrained")
+        n_panels = 1 + len(relevances)
+        figure, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 4), sharey=True,
+                                    layout="constrained")
         image = axes[0].imshow(spectrogram, origin="lower", aspect="auto", extent=extent,
                                cmap="magma")
         axes[0].set(title="input (dB)", xlabel="time (s)", ylabel="frequency (Hz)")
