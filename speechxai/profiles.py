@@ -23,6 +23,56 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
         "quick": {"n_speakers": 24, "per_digit": 1},
         "paper": {"n_speakers": 24, "per_digit": 1},
     },
+    # Becker et al. (2018): `training[architecture][task]` holds TrainingConfig fields.
+    "audiomnist": {
+        "smoke": {
+            "dataset": "audiomnist",
+            "audiomnist_root": "../shared/data/audiomnist-sample",
+            "n_folds": 1,
+            "training": {
+                architecture: {task: {"steps": 3, "batch_size": 4, "width": 0.1}
+                               for task in ("digit", "sex")}
+                for architecture in ("alexnet", "audionet")
+            },
+            "n_flipping": 6,
+            "n_study": 6,
+            "n_quiz": 2,
+        },
+        "quick": {
+            "n_speakers": 24,
+            "per_digit": 10,
+            "n_folds": 1,
+            "training": {
+                "alexnet": {"digit": {"steps": 150, "learning_rate": 1e-3},
+                            "sex": {"steps": 100, "learning_rate": 1e-3}},
+                "audionet": {"digit": {"steps": 150, "learning_rate": 1e-3},
+                             "sex": {"steps": 100, "learning_rate": 1e-3}},
+            },
+            "n_flipping": 100,
+            "n_study": 200,
+            "n_quiz": 6,
+        },
+        "paper": {
+            "dataset": "audiomnist",
+            "n_folds": None,
+            "training": {
+                "alexnet": {
+                    task: {"steps": 10_000, "batch_size": 100, "optimizer": "sgd",
+                           "learning_rate": 1e-3, "halve_lr_every": 2_500, "bf16": False}
+                    for task in ("digit", "sex")
+                },
+                "audionet": {
+                    "digit": {"steps": 50_000, "batch_size": 100, "optimizer": "sgd",
+                              "learning_rate": 1e-4, "halve_lr_every": 10_000, "bf16": False},
+                    "sex": {"steps": 10_000, "batch_size": 100, "optimizer": "sgd",
+                            "learning_rate": 1e-4, "halve_lr_every": 5_000, "bf16": False},
+                },
+            },
+            "n_flipping": 1000,
+            "n_study": 1000,
+            "n_quiz": 20,
+        },
+    },
 }
 
 

@@ -1,5 +1,7 @@
-"""Attribution methods that explain the book's speech classifiers (LRP through zennit)."""
+"""Attribution methods that explain the book's speech classifiers (LRP through zennit)
+and what can be made of their relevances (audible explanations)."""
 
+from speechxai.attribution.audible import audible_explanation
 from speechxai.attribution.lrp import (
     AttributionError,
     conservation_error,
@@ -11,6 +13,7 @@ from speechxai.attribution.lrp import (
 
 __all__ = [
     "AttributionError",
+    "audible_explanation",
     "conservation_error",
     "lrp_composite",
     "relevance",

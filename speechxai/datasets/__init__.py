@@ -17,19 +17,25 @@ DATASETS = ("embedded", "audiomnist", "fsdd")
 
 
 def open_corpus(
-    dataset: str, n_speakers: int = 24, per_digit: int = 10, seed: int = 0, download: bool = False
+    dataset: str,
+    n_speakers: int = 24,
+    per_digit: int = 10,
+    seed: int = 0,
+    download: bool = False,
+    root: str | None = None,
 ) -> DigitCorpus:
     """The corpus a chapter's ``dataset`` parameter names.
 
     ``"embedded"`` synthesizes ``SpokenDigits(n_speakers, per_digit, seed)`` (cached);
-    ``"audiomnist"`` and ``"fsdd"`` open the real corpora from ``data_root()``.
+    ``"audiomnist"`` and ``"fsdd"`` open the real corpora from ``root`` (default: under
+    ``data_root()``).
     """
     if dataset == "embedded":
         return SpokenDigits(n_speakers=n_speakers, per_digit=per_digit, seed=seed)
     if dataset == "audiomnist":
-        return AudioMNIST(download=download)
+        return AudioMNIST(root, download=download)
     if dataset == "fsdd":
-        return FSDD(download=download)
+        return FSDD(root, download=download)
     raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
 
 

@@ -1,8 +1,16 @@
 """Figures and players: what a reader looks at and listens to."""
 
+from speechxai.display.audible import show_audible_explanations
 from speechxai.display.flipping import plot_flipping_curves
-from speechxai.display.players import embedded_player, peak_normalized, wav_bytes, widget_player
+from speechxai.display.players import (
+    embedded_player,
+    loudness_normalized,
+    peak_normalized,
+    wav_bytes,
+    widget_player,
+)
 from speechxai.display.quiz import Question, Quiz
+from speechxai.display.relevance import plot_spectrogram_relevance, plot_waveform_relevance
 from speechxai.display.signal import (
     plot_long_term_spectra,
     plot_waveform_and_spectrogram,
@@ -13,10 +21,14 @@ __all__ = [
     "Question",
     "Quiz",
     "embedded_player",
+    "loudness_normalized",
     "peak_normalized",
     "plot_flipping_curves",
     "plot_long_term_spectra",
+    "plot_spectrogram_relevance",
     "plot_waveform_and_spectrogram",
+    "plot_waveform_relevance",
+    "show_audible_explanations",
     "show_recording",
     "wav_bytes",
     "widget_player",

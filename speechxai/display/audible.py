@@ -1,41 +1,29 @@
-"""Audible explanations (Becker et al. 2024): the input weighted by its relevance.
-
-``ReLU(R) * x`` keeps the sound where the model found evidence for its decision;
-``ReLU(-R) * x`` the sound that spoke against it. Both are peak-normalised so that they
-can be heard next to the original.
-"""
+"""Players for audible explanations (Becker et al. 2024), loudness-normalised so that a
+sparse explanation can be heard next to the original."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from speechxai.display.players import embedded_player, peak_normalized, widget_player
-
-SIGNS = {"positive": 1.0, "negative": -1.0}
-
-
-def audible_explanation(waveform: np.ndarray, relevance: np.ndarray, sign: str = "positive"):
-    """``ReLU(R) * x`` (``sign="positive"``) or ``ReLU(-R) * x``, peak-normalised."""
-    if sign not in SIGNS:
-        raise ValueError(f"sign must be one of {', '.join(SIGNS)}, not {sign!r}")
-    waveform, relevance = np.asarray(waveform, np.float32), np.asarray(relevance, np.float32)
-    if waveform.shape != relevance.shape:
-        raise ValueError(f"waveform {waveform.shape} and relevance {relevance.shape} differ")
-    return peak_normalized(np.maximum(SIGNS[sign] * relevance, 0.0) * waveform)
+from speechxai.attribution.audible import audible_explanation
+from speechxai.display.players import embedded_player, loudness_normalized, widget_player
 
 
 def show_audible_explanations(
     waveform: np.ndarray, relevance: np.ndarray, sample_rate: int, title: str
-) -> None:
+) -> dict[str, np.ndarray]:
     """Display the original and both audible explanations side by side as widget players,
-    then the same three as embedded ``<audio>`` elements (work without widget JS)."""
+    then the same three as embedded ``<audio>`` elements (they work without widget JS).
+    All three are loudness-normalised; returns them by label for a listen-check."""
     import ipywidgets
     from IPython.display import HTML, display
 
     sounds = {
-        "original": peak_normalized(waveform),
-        "ReLU(R)·x: evidence for": audible_explanation(waveform, relevance, "positive"),
-        "ReLU(−R)·x: evidence against": audible_explanation(waveform, relevance, "negative"),
+        "original": loudness_normalized(waveform),
+        "ReLU(R)·x: evidence for": loudness_normalized(
+            audible_explanation(waveform, relevance, "positive")),
+        "ReLU(−R)·x: evidence against": loudness_normalized(
+            audible_explanation(waveform, relevance, "negative")),
     }
     display(ipywidgets.VBox([
         ipywidgets.HTML(f"<b>{title}</b>"),
@@ -46,3 +34,4 @@ def show_audible_explanations(
         for label, s in sounds.items()
     )
     display(HTML(f"<table><tr>{cells}</tr></table>"))
+    return sounds

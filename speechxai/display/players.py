@@ -28,6 +28,21 @@ def peak_normalized(waveform: np.ndarray, peak: float = 0.9) -> np.ndarray:
     return signal * (peak / largest) if largest > 0 else signal
 
 
+def loudness_normalized(
+    waveform: np.ndarray, rms_dbfs: float = -23.0, peak: float = 0.99
+) -> np.ndarray:
+    """The waveform brought to ``rms_dbfs`` (RMS level in dB full scale), then scaled down
+    if needed so that no sample exceeds ``peak``; silence stays silent. Sparse signals such
+    as audible explanations become as loud as the original without clipping."""
+    signal = np.asarray(waveform, dtype=np.float32)
+    rms = float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))) if signal.size else 0.0
+    if rms == 0.0:
+        return signal
+    scaled = signal * (10 ** (rms_dbfs / 20) / rms)
+    largest = float(np.max(np.abs(scaled)))
+    return scaled * (peak / largest) if largest > peak else scaled
+
+
 def embedded_player(waveform: np.ndarray, sample_rate: int, normalize: bool = False):
     """An ``IPython.display.Audio`` whose WAV data is embedded in the page; with
     ``normalize`` the sound is brought to a common peak level first."""

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from speechxai.attribution.audible import audible_explanation
+
 FORMATS = ("audible explanation", "audible signal", "visual explanation", "visual signal")
 
 
@@ -119,7 +121,7 @@ def make_stimulus(format: str, waveform: np.ndarray, relevance: np.ndarray | Non
     if relevance.shape != waveform.shape:
         raise ValueError(f"waveform {waveform.shape} and relevance {relevance.shape} differ")
     if format == "audible explanation":
-        return np.maximum(relevance, 0.0) * waveform
+        return audible_explanation(waveform, relevance, "positive")
     return waveform, relevance
 
 

@@ -1,0 +1,300 @@
+"""The AudioMNIST chapter's protocol (Becker et al. 2018; 2024): cross-validated AlexNet
+and AudioNet for digit and sex, frequency-axis scaling of spectrograms, pixel-flipping on
+AudioNet, and the material of the audible-explanation user study."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from speechxai.attribution import conservation_error, relevance_stream, without_biases
+from speechxai.datasets import DigitCorpus, folds
+from speechxai.evaluation import (
+    DEFAULT_FRACTIONS,
+    FORMATS,
+    STRATEGIES,
+    SimulatedReader,
+    bootstrap_difference,
+    curve_auc,
+    flipping_curve,
+    make_stimulus,
+    scale_by_sex,
+    study_scores,
+)
+from speechxai.features import audiomnist_spectrogram, subtract_mean
+from speechxai.inputs import DigitSignals, load_signals, padded, placement_seeds
+from speechxai.training import TrainedModel, TrainingConfig, accuracy, predict, train
+
+ARCHITECTURES = ("alexnet", "audionet")
+TASKS = ("digit", "sex")
+# Becker et al. (2018), Table 1: test accuracy in %, mean and std over the folds.
+PAPER_ACCURACY = {
+    ("alexnet", "digit"): (95.82, 1.49),
+    ("alexnet", "sex"): (95.87, 2.85),
+    ("audionet", "digit"): (92.53, 2.04),
+    ("audionet", "sex"): (91.74, 8.60),
+}
+CHANCE = {"digit": 0.1, "sex": 0.5}
+
+
+@dataclass
+class FoldRun:
+    """One trained model and the held-out speakers it is evaluated on."""
+
+    fold: int
+    trained: TrainedModel
+    train_speakers: list[str]
+    test: DigitSignals
+    accuracy: float
+
+
+def corpus_key(corpus: DigitCorpus) -> str:
+    """Identifies a corpus's content for the model cache (config, or its item list)."""
+    content = getattr(corpus, "config", None) or [
+        (e.digit, e.speaker, e.repetition) for e in corpus.entries
+    ]
+    text = json.dumps([corpus.name, content], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fold_speakers(corpus: DigitCorpus, task: str, index: int) -> tuple[list[str], ...]:
+    """Train, validation and test speakers of fold ``index`` that ``corpus`` holds.
+
+    A corpus that lacks a part's speakers entirely (the 6-recording AudioMNIST sample that
+    the smoke profile runs on) uses all its speakers for that part, and says so: such a
+    run checks the code path and makes no accuracy claim.
+    """
+    fold = folds(corpus, task)[index]
+    present = set(corpus.speakers)
+    parts = [[s for s in speakers if s in present] for speakers in (fold.train, fold.val,
+                                                                      fold.test)]
+    if not all(parts):
+        print(f"{corpus.name} lacks speakers of {task} fold {index}: every part uses all "
+              f"{len(present)} speakers (a smoke run, no accuracy claim)")
+        parts = [part or sorted(present) for part in parts]
+    return tuple(parts)
+
+
+def run_folds(
+    corpus: DigitCorpus,
+    architecture: str,
+    task: str,
+    n_folds: int | None,
+    training: dict,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[FoldRun]:
+    """Train ``architecture`` for ``task`` on the first ``n_folds`` folds (all when
+    ``None``) and measure test accuracy on each fold's held-out speakers.
+
+    ``training`` holds the ``TrainingConfig`` fields the profile sets (steps, optimizer,
+    learning rate, width, ...). Models come from the on-disk cache when trained before.
+    """
+    runs = []
+    for index in range(len(folds(corpus, task)))[:n_folds]:
+        train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
+        signals = [load_signals(corpus, s, progress=False)
+                   for s in (train_speakers, val_speakers, test_speakers)]
+        data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
+        config = TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
+        trained = train(config, signals[0], signals[1], progress=progress)
+        test = signals[2]
+        score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))
+        runs.append(FoldRun(index, trained, train_speakers, test, score))
+    return runs
+
+
+def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]]) -> pd.DataFrame:
+    """Table 1: test accuracy (%) mean +- std over the folds run, beside the paper's."""
+    rows = []
+    for (architecture, task), fold_runs in runs.items():
+        scores = 100 * np.array([run.accuracy for run in fold_runs])
+        paper_mean, paper_std = PAPER_ACCURACY[architecture, task]
+        rows.append({
+            "model": architecture, "task": task, "folds": len(scores),
+            "accuracy (%)": scores.mean(),
+            "std": scores.std(ddof=1) if len(scores) > 1 else np.nan,
+            "paper (%)": paper_mean, "paper std": paper_std,
+        })
+    return pd.DataFrame(rows).set_index(["model", "task"])
+
+
+def common_example(first: FoldRun, second: FoldRun, seed: int = 0) -> DigitSignals:
+    """One test recording of ``first`` whose speaker neither model trained on and that
+    both classify correctly (or, failing that, one of ``first``'s test set), for
+    explaining the same input with two models."""
+    unseen = [i for i, s in enumerate(first.test.speakers)
+              if s not in first.train_speakers and s not in second.train_speakers]
+    candidates = first.test.select(unseen or list(range(len(first.test))))
+    right = np.ones(len(candidates), dtype=bool)
+    for run in (first, second):
+        task = run.trained.config.task
+        predicted = predict(run.trained.model, run.trained.inputs(candidates, seed)).numpy()
+        right &= predicted == candidates.labels(task)
+    return candidates.select([int(np.argmax(right))])
+
+
+def frequency_scaling(trained: TrainedModel, signals: DigitSignals, seed: int = 0) -> dict:
+    """Sex accuracy of an AlexNet sex model before and after scaling the spectrograms'
+    frequency axis (male x1.5, female x0.66; Becker et al. 2018, Sec. 4.2), overall and
+    per sex."""
+    if trained.config.architecture != "alexnet" or trained.config.task != "sex":
+        raise ValueError("frequency scaling needs an AlexNet sex model")
+    spectrograms = audiomnist_spectrogram(padded(signals, placement_seeds(len(signals), seed)))
+    scaled = torch.as_tensor(scale_by_sex(spectrograms.numpy(), signals.sexes))
+    labels = signals.labels("sex")
+    result = {}
+    for name, images in (("before", spectrograms), ("scaled", scaled)):
+        inputs = subtract_mean(images, trained.mean).unsqueeze(1)
+        predicted = predict(trained.model, inputs).numpy()
+        result[name] = float((predicted == labels).mean())
+        for code, sex in enumerate(("female", "male")):
+            chosen = labels == code
+            result[f"{name}.{sex}"] = float((predicted[chosen] == code).mean()) if chosen.any() \
+                else float("nan")
+    return result
+
+
+def explained_inputs(
+    trained: TrainedModel, signals: DigitSignals, n: int, seed: int = 0
+) -> tuple[DigitSignals, torch.Tensor, np.ndarray]:
+    """A seeded choice of at most ``n`` signals, their model inputs and their labels."""
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(signals))[:n])
+    subset = signals.select(chosen.tolist())
+    return subset, trained.inputs(subset, seed), subset.labels(trained.config.task)
+
+
+def flipping_study(
+    trained: TrainedModel,
+    signals: DigitSignals,
+    n_inputs: int,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Pixel-flipping on AudioNet (Becker et al. 2018, Fig. 3): per strategy, a 0/1 array
+    (n_fractions, n_inputs) telling whether each input is still classified correctly
+    after zeroing that fraction of its non-zero samples. LRP explains the true class."""
+    if trained.config.architecture != "audionet":
+        raise ValueError("pixel-flipping runs on AudioNet's waveforms")
+    _, inputs, labels = explained_inputs(trained, signals, n_inputs, seed)
+    relevances = relevance_stream(trained.model, inputs, torch.as_tensor(labels),
+                                  progress=progress).numpy()
+
+    def predict_batch(batch: np.ndarray) -> np.ndarray:
+        return predict(trained.model, torch.from_numpy(batch)).numpy()
+
+    return {
+        strategy: flipping_curve(predict_batch, inputs.numpy(), labels, relevances,
+                                 fractions, strategy, seed)
+        for strategy in STRATEGIES
+    }
+
+
+def describe_flipping(curves: dict[str, dict[str, np.ndarray]], fractions: Sequence[float],
+                      seed: int = 0) -> str:
+    """What the flipping areas and the bootstrap interval of LRP minus amplitude show, per
+    task, in a sentence each (Markdown)."""
+    lines = []
+    for task, by_strategy in curves.items():
+        areas = {s: curve_auc(fractions, c.mean(axis=1)) for s, c in by_strategy.items()}
+        estimate, lo, hi = bootstrap_difference(by_strategy["lrp"], by_strategy["amplitude"],
+                                                fractions, seed=seed)
+        if hi < 0:
+            verdict = ("LRP-guided deletion destroys the decision faster than amplitude-guided "
+                       "deletion, as the paper found: the whole interval lies below zero")
+        elif lo > 0:
+            verdict = ("amplitude-guided deletion destroys the decision faster than LRP-guided "
+                       "deletion, unlike in the paper: the whole interval lies above zero")
+        else:
+            verdict = ("LRP- and amplitude-guided deletion cannot be told apart on these "
+                       "utterances: the interval includes zero")
+        against_random = ("both fall faster than random deletion"
+                          if max(areas["lrp"], areas["amplitude"]) < areas["random"]
+                          else "not both fall faster than random deletion")
+        lines.append(
+            f"- **{task}**: area LRP {areas['lrp']:.3f}, amplitude {areas['amplitude']:.3f}, "
+            f"random {areas['random']:.3f}; {against_random}. LRP - amplitude = "
+            f"{estimate:+.3f}, 95% bootstrap interval [{lo:+.3f}, {hi:+.3f}] over "
+            f"{by_strategy['lrp'].shape[1]} utterances: {verdict}."
+        )
+    return "\n".join(lines)
+
+
+def bias_free_conservation(trained: TrainedModel, signals: DigitSignals, n: int = 8,
+                           seed: int = 0) -> float:
+    """``lrp.conservation_error`` of the trained model with its biases set to zero."""
+    _, inputs, labels = explained_inputs(trained, signals, n, seed)
+    return conservation_error(without_biases(trained.model), inputs, torch.as_tensor(labels))
+
+
+@dataclass
+class StudyItem:
+    """One utterance of the user study: AudioNet's input waveform, the LRP relevance of
+    the model's prediction, the prediction and the true digit."""
+
+    waveform: np.ndarray
+    relevance: np.ndarray
+    prediction: int
+    digit: int
+
+    @property
+    def correct(self) -> bool:
+        return self.prediction == self.digit
+
+
+def study_items(trained: TrainedModel, signals: DigitSignals, n: int, seed: int = 0,
+                progress: bool = True) -> list[StudyItem]:
+    """A seeded choice of at most ``n`` signals as ``StudyItem``s of an AudioNet digit
+    model (Becker et al. 2024, Sec. 3.4: relevance of the predicted class, by LRP)."""
+    if trained.config.architecture != "audionet" or trained.config.task != "digit":
+        raise ValueError("the user study explains an AudioNet digit model")
+    subset, inputs, digits = explained_inputs(trained, signals, n, seed)
+    predictions = predict(trained.model, inputs)
+    relevances = relevance_stream(trained.model, inputs, predictions, progress=progress)
+    return [
+        StudyItem(x[0].numpy(), r[0].numpy(), int(p), int(d))
+        for x, r, p, d in zip(inputs, relevances, predictions, digits, strict=True)
+    ]
+
+
+def split_study(items: Sequence[StudyItem], n_per_outcome: int, seed: int = 0):
+    """Seeded halves of ``items``: the reader's reference material, and from the other
+    half ``n_per_outcome`` correctly and as many incorrectly predicted questions (fewer
+    where the model makes fewer errors). Returns (correct, incorrect, references)."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    references = [items[i] for i in order[::2]]
+    questions = [items[i] for i in order[1::2]]
+    correct = [item for item in questions if item.correct][:n_per_outcome]
+    incorrect = [item for item in questions if not item.correct][:n_per_outcome]
+    return correct, incorrect, references
+
+
+def simulated_study(
+    questions: dict[str, Sequence[StudyItem]], references: Sequence[StudyItem], seed: int = 0
+) -> pd.DataFrame:
+    """Informedness and markedness of a seeded ``SimulatedReader`` per explanation format
+    and per group of questions (e.g. ``{"correct": [...], "incorrect": [...]}``), the
+    reader having learnt each format from ``references`` labelled with the model's
+    predictions (Becker et al. 2024, Fig. 5)."""
+    tables = []
+    for format in FORMATS:
+        reader = SimulatedReader(format, seed=seed).fit(
+            [make_stimulus(format, r.waveform, r.relevance) for r in references],
+            [r.prediction for r in references],
+        )
+        for group, items in questions.items():
+            if not items:
+                continue
+            guesses = reader.guess([make_stimulus(format, i.waveform, i.relevance)
+                                    for i in items])
+            table = study_scores([i.prediction for i in items], guesses, [format] * len(items),
+                                 labels=range(10))
+            tables.append(table.assign(predictions=group).set_index("predictions", append=True))
+    return pd.concat(tables).swaplevel().sort_index(level=0, sort_remaining=False)
