@@ -146,7 +146,8 @@ def train(
             history["step"].append(step + 1)
             history["loss"].append(float(loss.detach()))
             history["val_accuracy"].append(accuracy(model, val_inputs, val_labels))
-            bar.set_postfix(loss=f"{float(loss):.3f}", val=f"{history['val_accuracy'][-1]:.3f}")
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
+                            val=f"{history['val_accuracy'][-1]:.3f}")
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")

@@ -1,0 +1,110 @@
+"""The AudioMNIST chapter's protocol on tiny models and the real 6-recording sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechxai.datasets import AudioMNIST
+from speechxai.evaluation import DEFAULT_FRACTIONS
+from speechxai.experiments import audiomnist as study
+from speechxai.inputs import load_signals
+
+TINY = {"steps": 2, "batch_size": 4, "width": 0.05}
+
+
+@pytest.fixture(scope="module")
+def sample(shared_data):
+    return AudioMNIST(shared_data / "audiomnist-sample")
+
+
+@pytest.fixture(scope="module")
+def runs(sample, tmp_path_factory):
+    import os
+
+    cache = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("SPEECHXAI_DATA_DIR")
+    os.environ["SPEECHXAI_DATA_DIR"] = str(cache)
+    torch.set_num_threads(1)
+    try:
+        return {
+            (architecture, task): study.run_folds(sample, architecture, task, 1, TINY,
+                                                  progress=False)
+            for architecture in study.ARCHITECTURES for task in study.TASKS
+        }
+    finally:
+        if previous is None:
+            os.environ.pop("SPEECHXAI_DATA_DIR")
+        else:
+            os.environ["SPEECHXAI_DATA_DIR"] = previous
+
+
+def test_fold_speakers_keep_the_papers_speakers_when_present(sample, capsys):
+    train, val, test = study.fold_speakers(sample, "digit", 0)
+    # fold 0 = ABC / D / E: the sample holds 56, 01 (A), 02, 08 (B) and 42, 51 (E), nobody of
+    # D, so validation falls back to every speaker
+    assert (train, test) == (["56", "01", "02", "08"], ["42", "51"])
+    assert val == sample.speakers
+    assert "no accuracy claim" in capsys.readouterr().out
+
+
+def test_runs_train_cache_and_table(runs, sample):
+    for (architecture, task), fold_runs in runs.items():
+        assert len(fold_runs) == 1
+        run = fold_runs[0]
+        assert run.trained.config.architecture == architecture and 0 <= run.accuracy <= 1
+        assert len(run.test) == len(sample.indices(run.test.speakers))
+        assert not set(run.test.speakers) & set(run.train_speakers) or task == "sex"
+    table = study.accuracy_table(runs)
+    assert table.loc[("audionet", "digit"), "paper (%)"] == 92.53
+    assert np.isnan(table.loc[("alexnet", "sex"), "std"])  # one fold: no spread claimed
+    assert table.loc[("alexnet", "sex"), "accuracy (%)"] == 100 * runs["alexnet", "sex"][0].accuracy
+
+
+def test_frequency_scaling_and_flipping_shapes(runs):
+    sex_alexnet = runs["alexnet", "sex"][0]
+    scaling = study.frequency_scaling(sex_alexnet.trained, sex_alexnet.test)
+    assert set(scaling) == {f"{a}{b}" for a in ("before", "scaled")
+                            for b in ("", ".female", ".male")}
+    with pytest.raises(ValueError, match="AlexNet sex"):
+        study.frequency_scaling(runs["audionet", "sex"][0].trained, sex_alexnet.test)
+    digit_audionet = runs["audionet", "digit"][0]
+    curves = study.flipping_study(digit_audionet.trained, digit_audionet.test, 4, progress=False)
+    assert set(curves) == {"random", "amplitude", "lrp"}
+    # at most 4 utterances: the digit test speakers 42 and 51 said 2 of the sample's 6
+    assert all(c.shape == (len(DEFAULT_FRACTIONS), 2) for c in curves.values())
+    assert study.bias_free_conservation(digit_audionet.trained, digit_audionet.test) < 1e-3
+
+
+def test_study_items_split_into_references_and_questions(runs, sample):
+    run = runs["audionet", "digit"][0]
+    everyone = load_signals(sample, sample.speakers, progress=False)
+    items = study.study_items(run.trained, everyone, 6, progress=False)
+    assert len(items) == 6 and items[0].relevance.shape == (8000,)
+    correct, incorrect, references = study.split_study(items, 3)
+    assert len(references) == 3 and len(correct) + len(incorrect) == 3
+    assert all(i.correct for i in correct) and not any(i.correct for i in incorrect)
+    scores = study.simulated_study({"correct": correct, "incorrect": incorrect}, references)
+    assert set(scores.columns) == {"informedness", "markedness", "answers"}
+
+
+def curves_with(lrp_drop: float, n: int = 40, seed: int = 0):
+    """Toy flipping outcomes: every input fails from a given fraction index on."""
+    rng = np.random.default_rng(seed)
+    k = len(DEFAULT_FRACTIONS)
+
+    def failing_from(start):
+        steps = np.clip(start + rng.integers(-1, 2, n), 0, k)
+        return (np.arange(k)[:, None] < steps[None, :]).astype(int)
+
+    return {"random": failing_from(k), "amplitude": failing_from(6),
+            "lrp": failing_from(6 - lrp_drop)}
+
+
+@pytest.mark.parametrize("lrp_drop, verdict", [(4, "as the paper found"),
+                                               (0, "cannot be told apart"),
+                                               (-4, "unlike in the paper")])
+def test_flipping_prose_follows_the_interval(lrp_drop, verdict):
+    text = study.describe_flipping({"digit": curves_with(lrp_drop)}, DEFAULT_FRACTIONS)
+    assert verdict in text and "both fall faster than random" in text
