@@ -30,7 +30,7 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "audiomnist_root": "../shared/data/audiomnist-sample",
             "n_folds": 1,
             "training": {
-                architecture: {task: {"steps": 3, "batch_size": 4, "width": 0.1}
+                architecture: {task: {"steps": 3, "batch_size": 4, "width": 0.1, "bf16": False}
                                for task in ("digit", "sex")}
                 for architecture in ("alexnet", "audionet")
             },

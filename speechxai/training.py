@@ -42,6 +42,7 @@ class TrainingConfig:
     bf16: bool = True
     gradient_clip: float = 5.0
     halve_lr_every: int = 0  # steps; 0 keeps the learning rate (the paper's AlexNet: 2,500)
+    cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -90,6 +91,15 @@ def _optimizer(config: TrainingConfig, model: nn.Module) -> torch.optim.Optimize
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or sgd")
 
 
+def _schedule(config: TrainingConfig, optimizer: torch.optim.Optimizer):
+    if config.cosine and config.halve_lr_every:
+        raise ValueError("choose either cosine annealing or halving the learning rate")
+    if config.cosine:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
+    return torch.optim.lr_scheduler.StepLR(optimizer, config.halve_lr_every or config.steps,
+                                           gamma=0.5 if config.halve_lr_every else 1.0)
+
+
 def train(
     config: TrainingConfig,
     train_signals: DigitSignals,
@@ -123,8 +133,7 @@ def train(
                               placement_seeds(len(val_signals), config.seed + 1), mean)
     val_labels = val_signals.labels(config.task)
     optimizer = _optimizer(config, model)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, config.halve_lr_every or config.steps,
-                                               gamma=0.5 if config.halve_lr_every else 1.0)
+    schedule = _schedule(config, optimizer)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_accuracy": []}
     evaluate_every = max(1, config.steps // 5)
     bar = tqdm(range(config.steps), desc=f"{config.architecture} {config.task}",

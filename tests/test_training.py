@@ -1,0 +1,85 @@
+"""Seeded, cached training of the AudioMNIST classifiers (tiny models, toy signals)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from speechxai.inputs import DigitSignals
+from speechxai.training import TrainingConfig, accuracy, build_model, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def toy_signals(n: int = 12, seed: int = 0) -> DigitSignals:
+    """Tones: a high one (1,500-1,950 Hz) for the female class, a low one (150-195 Hz) for
+    the male class, the digit setting the step within the range."""
+    rng = np.random.default_rng(seed)
+    digits, sexes = rng.integers(0, 10, n), rng.integers(0, 2, n)
+    t = np.arange(4000) / 8000
+    signals = [torch.tensor(0.5 * np.sin(2 * np.pi * (10 - 9 * s) * (150 + 5 * d) * t),
+                            dtype=torch.float32) for d, s in zip(digits, sexes, strict=True)]
+    return DigitSignals(signals, digits, sexes, [f"s{i % 3}" for i in range(n)])
+
+
+CONFIG = TrainingConfig("audionet", "digit", "toy", steps=3, batch_size=4, width=0.05)
+
+
+@pytest.mark.parametrize("architecture", ["audionet", "alexnet"])
+def test_same_seed_same_weights_and_the_cache_returns_them(tmp_path, architecture):
+    config = replace(CONFIG, architecture=architecture)
+    first = train(config, toy_signals(), toy_signals(6, 1), tmp_path / "a", progress=False)
+    second = train(config, toy_signals(), toy_signals(6, 1), tmp_path / "b", progress=False)
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (first.mean is None) == (architecture == "audionet")
+    cached = train(config, toy_signals(), toy_signals(6, 1), tmp_path / "a", progress=False)
+    assert cached.history == first.history
+    inputs = first.inputs(toy_signals(6, 2), seed=5)
+    torch.testing.assert_close(cached.model(inputs), first.model.eval()(inputs))
+    assert len(list((tmp_path / "a").glob("*.pt"))) == 1
+
+
+def test_every_config_field_changes_the_cache_key():
+    changed = [replace(CONFIG, seed=1), replace(CONFIG, steps=4), replace(CONFIG, width=0.1),
+               replace(CONFIG, cosine=True), replace(CONFIG, data_key="other")]
+    assert len({CONFIG.key(), *(c.key() for c in changed)}) == 1 + len(changed)
+
+
+def test_different_seeds_train_different_models(tmp_path):
+    a = train(CONFIG, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    b = train(replace(CONFIG, seed=1), toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    assert not torch.equal(a.model.classifier[-1].weight, b.model.classifier[-1].weight)
+
+
+def test_learning_rate_schedules(tmp_path):
+    with pytest.raises(ValueError, match="either cosine"):
+        train(replace(CONFIG, cosine=True, halve_lr_every=2), toy_signals(), toy_signals(6, 1),
+              tmp_path, progress=False)
+    trained = train(replace(CONFIG, cosine=True, steps=4), toy_signals(), toy_signals(6, 1),
+                    tmp_path, progress=False)
+    assert trained.history["step"][-1] == 4
+
+
+def test_learns_a_separable_toy_task(tmp_path):
+    config = replace(CONFIG, task="sex", steps=40, width=0.1, learning_rate=3e-3, bf16=False)
+    trained = train(config, toy_signals(40), toy_signals(6, 1), tmp_path, progress=False)
+    test = toy_signals(20, 7)
+    assert accuracy(trained.model, trained.inputs(test, 0), test.labels("sex")) >= 0.8
+
+
+def test_unknown_names_raise():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("resnet", "digit")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        train(replace(CONFIG, optimizer="lion"), toy_signals(), toy_signals(6, 1), progress=False)
