@@ -54,6 +54,11 @@ class DigitSignals:
             [self.speakers[i] for i in indices],
         )
 
+    def of_speakers(self, speakers: Sequence[str]) -> DigitSignals:
+        """The signals spoken by ``speakers``, in their original order."""
+        wanted = set(speakers)
+        return self.select([i for i, s in enumerate(self.speakers) if s in wanted])
+
 
 def load_signals(
     corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True

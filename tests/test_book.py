@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 import soundfile
 from conftest import ROOT
@@ -108,3 +109,33 @@ def test_first_chapter_shows_figure_and_both_players_offline(smoke_build):
     widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
     assert widget_players, "the ipywidgets.Audio player did not render (widget JS missing?)"
     assert 'src="blob:' in widget_players[0], "the widget player has no audio data"
+
+
+def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
+    page = smoke_build / "html" / "book" / "audiomnist.html"
+    dom = dump_dom(page)
+
+    figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', dom)
+    assert len(figures) >= 3, f"expected Figs. 1-3, found {len(figures)} figures"
+    for figure in figures:
+        pixels = matplotlib.image.imread(page.parent / figure)
+        assert pixels.shape[0] > 200 and pixels.std() > 0.05, f"{figure} looks empty"
+
+    captions = re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
+    for expected in ("Table 1", "Sex accuracy", "Area under the accuracy curve",
+                     "Simulated reader"):
+        assert any(expected in caption for caption in captions), f"no table {expected!r}"
+
+    sounds = re.findall(r'<source src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', dom)
+    assert len(sounds) >= 3, "no original + audible explanations as <audio> elements"
+    levels = []
+    for encoded in sounds[:3]:  # the original, ReLU(R)*x and ReLU(-R)*x
+        signal, rate = soundfile.read(io.BytesIO(base64.b64decode(encoded)))
+        assert rate == 8000 and signal.size == 8000 and np.abs(signal).max() <= 1
+        levels.append(20 * np.log10(np.sqrt(np.mean(signal**2))))
+    assert abs(levels[0] + 23) < 0.5, f"original at {levels[0]:.1f} dBFS, not -23"
+    assert all(-40 < level < -20 for level in levels[1:]), f"explanations at {levels[1:]} dBFS"
+
+    widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
+    assert len(widget_players) >= 3 and all('src="blob:' in p for p in widget_players)
+    assert ">Score<" in dom, "the quiz's Score button did not render"

@@ -27,7 +27,8 @@ def show_audible_explanations(
     }
     display(ipywidgets.VBox([
         ipywidgets.HTML(f"<b>{title}</b>"),
-        ipywidgets.HBox([widget_player(s, sample_rate, label) for label, s in sounds.items()]),
+        ipywidgets.HBox([widget_player(s, sample_rate, label) for label, s in sounds.items()],
+                        layout=ipywidgets.Layout(flex_flow="row wrap")),
     ]))
     cells = "".join(
         f"<td>{label}<br>{embedded_player(s, sample_rate)._repr_html_()}</td>"

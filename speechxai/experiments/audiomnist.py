@@ -89,22 +89,25 @@ def run_folds(
     training: dict,
     seed: int = 0,
     progress: bool = True,
+    signals: DigitSignals | None = None,
 ) -> list[FoldRun]:
     """Train ``architecture`` for ``task`` on the first ``n_folds`` folds (all when
     ``None``) and measure test accuracy on each fold's held-out speakers.
 
     ``training`` holds the ``TrainingConfig`` fields the profile sets (steps, optimizer,
     learning rate, width, ...). Models come from the on-disk cache when trained before.
+    ``signals``: the corpus already loaded at 8 kHz (``load_signals``), to load it once
+    for several calls.
     """
+    signals = signals or load_signals(corpus, corpus.speakers, progress=progress)
     runs = []
     for index in range(len(folds(corpus, task)))[:n_folds]:
         train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
-        signals = [load_signals(corpus, s, progress=False)
-                   for s in (train_speakers, val_speakers, test_speakers)]
+        parts = [signals.of_speakers(s) for s in (train_speakers, val_speakers, test_speakers)]
         data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
         config = TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
-        trained = train(config, signals[0], signals[1], progress=progress)
-        test = signals[2]
+        trained = train(config, parts[0], parts[1], progress=progress)
+        test = parts[2]
         score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))
         runs.append(FoldRun(index, trained, train_speakers, test, score))
     return runs
@@ -127,11 +130,13 @@ def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]]) -> pd.DataFrame:
 
 def common_example(first: FoldRun, second: FoldRun, seed: int = 0) -> DigitSignals:
     """One test recording of ``first`` whose speaker neither model trained on and that
-    both classify correctly (or, failing that, one of ``first``'s test set), for
-    explaining the same input with two models."""
+    both classify correctly (among 32 seeded candidates; failing that, the first of them),
+    for explaining the same input with two models."""
     unseen = [i for i, s in enumerate(first.test.speakers)
               if s not in first.train_speakers and s not in second.train_speakers]
-    candidates = first.test.select(unseen or list(range(len(first.test))))
+    pool = unseen or list(range(len(first.test)))
+    chosen = np.random.default_rng(seed).permutation(len(pool))[:32]
+    candidates = first.test.select([pool[i] for i in sorted(chosen)])
     right = np.ones(len(candidates), dtype=bool)
     for run in (first, second):
         task = run.trained.config.task
