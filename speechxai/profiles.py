@@ -44,12 +44,12 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "n_folds": 1,
             "training": {
                 "alexnet": {"digit": {"steps": 130, "learning_rate": 1e-3, "cosine": True},
-                            "sex": {"steps": 50, "learning_rate": 1e-3, "cosine": True}},
+                            "sex": {"steps": 40, "learning_rate": 1e-3, "cosine": True}},
                 "audionet": {"digit": {"steps": 120, "learning_rate": 1e-3, "cosine": True},
-                             "sex": {"steps": 45, "learning_rate": 1e-3, "cosine": True}},
+                             "sex": {"steps": 40, "learning_rate": 1e-3, "cosine": True}},
             },
-            "n_flipping": 80,
-            "n_study": 160,
+            "n_flipping": 64,
+            "n_study": 120,
             "n_quiz": 6,
         },
         "paper": {
