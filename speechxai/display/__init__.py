@@ -1,5 +1,6 @@
 """Figures and players: what a reader looks at and listens to."""
 
+from speechxai.display.asr import character_labels, plot_asr_attributions
 from speechxai.display.audible import show_audible_explanations
 from speechxai.display.flipping import plot_flipping_curves
 from speechxai.display.players import (
@@ -20,9 +21,11 @@ from speechxai.display.signal import (
 __all__ = [
     "Question",
     "Quiz",
+    "character_labels",
     "embedded_player",
     "loudness_normalized",
     "peak_normalized",
+    "plot_asr_attributions",
     "plot_flipping_curves",
     "plot_long_term_spectra",
     "plot_spectrogram_relevance",

@@ -1,0 +1,369 @@
+"""Attribution for DeepSpeech through one interface shaped like Captum's, after Markert et
+al. (2021), "Visualizing automatic speech recognition - means for a better understanding?".
+
+Each method explains the logit ``S_c`` of character c at frame i by the attribution
+``A^i`` (19, 26) of frame i's own MFCC window ``x^i``, the other windows held fixed (Sec. 3):
+saliency ``|dS_c/dx^i|``, epsilon-LRP and SHAP. Below them: the paper's three displays of
+A (N, 19, 26) as numbers, and its findings measured.
+"""
+
+from __future__ import annotations
+
+import string
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.lrp import AttributionError
+from speechxai.attribution.lstm_lrp import (
+    _character_index,
+    _check_windows,
+    _index,
+    deepspeech_lrp,
+)
+from speechxai.ctc import ALPHABET, BLANK
+from speechxai.features import MFCC_CONTEXT
+from speechxai.models.deepspeech import WINDOW, DeepSpeech
+
+METHODS = ("saliency", "lrp", "shap")
+N_FEATURES = WINDOW[0] * WINDOW[1]
+"""F = 19 * 26 = 494 features of one window."""
+SHAP_MAX_EVALS = 2 * N_FEATURES + 1
+"""Default model evaluations of the SHAP permutation explainer: one permutation, forward
+and back (antithetic), the least shap accepts for 494 features."""
+LETTERS = [ALPHABET.index(letter) for letter in string.ascii_lowercase]
+_OPTIONS = {"saliency": (), "lrp": ("epsilon",), "shap": ("background", "max_evals", "seed")}
+
+
+def _states(model: DeepSpeech, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LSTM outputs and cell states (T, H) just before each frame (zeros before frame 0)."""
+    with torch.no_grad():
+        trace = model.lstm.trace(model.dense(windows))
+    zero = torch.zeros_like(trace.hidden[:1])
+    return torch.cat([zero, trace.hidden[:-1]]), torch.cat([zero, trace.cell[:-1]])
+
+
+def _frame_logits(
+    model: DeepSpeech, variants: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor
+) -> torch.Tensor:
+    """Logits (n, 29) at a frame whose window is each of ``variants`` (n, 19, 26), the other
+    windows fixed: one step of the LSTM (:class:`speechxai.models.ExplicitLSTM`'s equations)
+    from the state ``hidden``, ``cell`` that the earlier windows left. The LSTM is causal, so
+    this equals the whole model's output at that frame, at the cost of one frame."""
+    gates = model.lstm.input_gates(model.dense(variants)) + model.lstm.hidden_gates(hidden)
+    i, f, g, o = gates.chunk(4, -1)
+    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+    return model.head(torch.sigmoid(o) * torch.tanh(cell))
+
+
+def _saliency(model, windows, frames, targets):
+    hidden, cell = _states(model, windows)
+    with torch.enable_grad():
+        inputs = windows[frames].detach().requires_grad_()
+        logits = _frame_logits(model, inputs, hidden[frames], cell[frames])
+        outputs = logits[torch.arange(len(frames)), targets]
+        (gradient,) = torch.autograd.grad(outputs.sum(), inputs)
+    return gradient.abs(), outputs.detach(), np.full(len(frames), np.nan)
+
+
+def _lrp(model, windows, frames, targets, epsilon=1e-4):
+    values = torch.stack([deepspeech_lrp(model, windows, frame, target, epsilon)[frame]
+                          for frame, target in zip(frames.tolist(), targets.tolist(), strict=True)])
+    with torch.no_grad():
+        outputs = model(windows)[frames, targets]
+    return values, outputs, np.full(len(frames), np.nan)
+
+
+def _shap(model, windows, frames, targets, background=None, max_evals=SHAP_MAX_EVALS, seed=0):
+    if background is None:
+        background = letter_background(model, windows)
+    background = np.asarray(background, dtype=np.float64)
+    if background.shape != WINDOW or not np.isfinite(background).all():
+        raise AttributionError(f"background must be a finite (19, 26) window, got shape "
+                               f"{background.shape}")
+    if _index(max_evals, 2**62) is None or max_evals < SHAP_MAX_EVALS:
+        raise AttributionError(f"max_evals must be an int >= 2 * {N_FEATURES} + 1 = "
+                               f"{SHAP_MAX_EVALS} (one permutation forward and back), got "
+                               f"{max_evals!r}")
+    if _index(seed, 2**32) is None:
+        raise AttributionError(f"seed must be an int in 0..2**32 - 1, got {seed!r}")
+    import shap  # on use: it takes seconds to import
+
+    hidden, cell = _states(model, windows)
+    masker = shap.maskers.Independent(background.reshape(1, -1), max_samples=1)
+    values, base_values = [], []
+    for frame, target in zip(frames.tolist(), targets.tolist(), strict=True):
+
+        def output(features, frame=frame, target=target):
+            variants = torch.as_tensor(features, dtype=windows.dtype).reshape(-1, *WINDOW)
+            with torch.no_grad():
+                return _frame_logits(model, variants, hidden[frame], cell[frame])[:, target].numpy()
+
+        # shap's explainer seeds numpy's global generator: keep the caller's state
+        state = np.random.get_state()
+        try:
+            frame_seed = int(np.random.SeedSequence([seed, frame, target]).generate_state(1)[0])
+            explainer = shap.explainers.Permutation(output, masker, seed=frame_seed)
+            result = explainer(windows[frame].reshape(1, -1).numpy(), max_evals=max_evals,
+                               silent=True)
+        finally:
+            np.random.set_state(state)
+        values.append(result.values[0].reshape(WINDOW))
+        base_values.append(float(result.base_values[0]))
+    with torch.no_grad():
+        outputs = model(windows)[frames, targets]
+    return np.stack(values), outputs, np.array(base_values)
+
+
+_METHODS = {"saliency": _saliency, "lrp": _lrp, "shap": _shap}
+
+
+def _pairs(target: object, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    def is_pair(value):
+        return isinstance(value, (tuple, list)) and len(value) == 2
+
+    if not isinstance(target, (tuple, list)) or not target:
+        raise AttributionError(f"target must be a (frame, character) pair or a non-empty "
+                               f"sequence of them, got {target!r}")
+    single = is_pair(target) and not isinstance(target[0], (tuple, list))
+    frames, characters = [], []
+    for pair in [target] if single else target:
+        if not is_pair(pair):
+            raise AttributionError(f"each target must be a (frame, character) pair, got {pair!r}")
+        frame = _index(pair[0], n_frames)
+        if frame is None:
+            raise AttributionError(f"frame must be an int in 0..{n_frames - 1}, got {pair[0]!r}")
+        frames.append(frame)
+        characters.append(_character_index(pair[1]))
+    return np.array(frames), np.array(characters)
+
+
+def attribute(
+    model: DeepSpeech, windows: torch.Tensor, target: object, method: str, **kwargs
+) -> Explanation:
+    """Attribution of DeepSpeech's outputs to their own MFCC windows (Markert et al. 2021,
+    Sec. 3): for each target (i, c), the (19, 26) attribution ``A^i`` of the logit ``S_c``
+    at frame i to frame i's window, the other windows held fixed.
+
+    Parameters
+    ----------
+    model : speechxai.models.DeepSpeech
+        The recognizer.
+    windows : torch.Tensor
+        (T, 19, 26) MFCC windows of one utterance, of the model's dtype.
+    target : (int, int or str) or sequence of them
+        (frame, character) pairs; a character is one of :data:`speechxai.ctc.ALPHABET` or a
+        class index (the CTC blank is :data:`speechxai.ctc.BLANK`).
+    method : {"saliency", "lrp", "shap"}
+        - ``"saliency"``: ``|dS_c/dx^i|`` (Simonyan et al. 2014), the gradient through the
+          whole model;
+        - ``"lrp"``: epsilon-LRP (:func:`speechxai.attribution.deepspeech_lrp`, keyword
+          ``epsilon``, default 1e-4 as in the paper), the relevance of frame i's window;
+        - ``"shap"``: shap's permutation explainer (Strumbelj & Kononenko 2014; Lundberg &
+          Lee 2017) over the 494 features of the window. Keywords: ``background`` (19, 26)
+          window that stands in for removed features (default :func:`letter_background`,
+          the paper's median of frames transcribed as letters), ``max_evals`` (default
+          :data:`SHAP_MAX_EVALS` = 989, one antithetic permutation, exact for models with
+          interactions of order two at most; each further 989 adds one permutation),
+          ``seed`` (default 0; each target draws its permutations from ``(seed, frame,
+          character)``, so equal seeds give equal values). The variants of one permutation
+          go through the model in one batch, and the LSTM steps once from the state the
+          earlier windows left, so the cost does not grow with the frame index. The values
+          sum to ``outputs - base_values`` (local accuracy).
+
+    Returns
+    -------
+    Explanation
+        N = number of targets.
+
+    Raises
+    ------
+    AttributionError
+        For an unknown method or option, a model other than DeepSpeech, bad windows, or a
+        target outside the utterance or the alphabet.
+    """
+    if method not in METHODS:
+        raise AttributionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    unknown = sorted(set(kwargs) - set(_OPTIONS[method]))
+    if unknown:
+        raise AttributionError(f"method {method!r} takes the options "
+                               f"{list(_OPTIONS[method])}, got unknown {unknown}")
+    if not isinstance(model, DeepSpeech):
+        raise AttributionError(f"model must be a speechxai.models.DeepSpeech, got "
+                               f"{type(model).__name__}")
+    _check_windows(windows, model)
+    frames, targets = _pairs(target, len(windows))
+    values, outputs, base_values = _METHODS[method](model, windows, frames, targets, **kwargs)
+    return Explanation(
+        values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),
+        frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,
+    )
+
+
+def explain_utterance(
+    model: DeepSpeech, windows: torch.Tensor, method: str, **kwargs
+) -> Explanation:
+    """:func:`attribute` of every frame's predicted class (greedy argmax, blanks included):
+    N = T explanations, the matrix A (N, 19, 26) of the paper's displays (Sec. 3)."""
+    if not isinstance(model, DeepSpeech):
+        raise AttributionError(f"model must be a speechxai.models.DeepSpeech, got "
+                               f"{type(model).__name__}")
+    _check_windows(windows, model)
+    with torch.no_grad():
+        predicted = model(windows).argmax(1).tolist()
+    return attribute(model, windows, list(enumerate(predicted)), method, **kwargs)
+
+
+def letter_background(
+    model: torch.nn.Module, windows: torch.Tensor | Sequence[torch.Tensor]
+) -> np.ndarray:
+    """The paper's SHAP background (Sec. 3): the median (19, 26) window of the frames whose
+    greedy argmax is a letter a-z.
+
+    ``windows`` is one utterance (T, 19, 26) or a sequence of them (each run through
+    ``model`` on its own). Without any letter frame it warns and takes all frames.
+    """
+    utterances = [windows] if isinstance(windows, torch.Tensor) else list(windows)
+    if not utterances:
+        raise AttributionError("letter_background needs at least one utterance")
+    letters = []
+    for utterance in utterances:
+        if not isinstance(utterance, torch.Tensor) or utterance.ndim != 3 or (
+                tuple(utterance.shape[1:]) != WINDOW):
+            shape = tuple(utterance.shape) if isinstance(utterance, torch.Tensor) else utterance
+            raise AttributionError(f"windows must be (T, 19, 26) tensors, got {shape!r}")
+        with torch.no_grad():
+            predicted = model(utterance).argmax(-1)
+        letters.append(utterance[torch.isin(predicted, torch.tensor(LETTERS))])
+    frames = torch.cat(letters)
+    if not len(frames):
+        frames = torch.cat(utterances)
+        warnings.warn(f"no frame is transcribed as a letter a-z (greedy argmax): the SHAP "
+                      f"background is the median of all {len(frames)} frames' windows instead",
+                      stacklevel=2)
+    return np.median(frames.double().numpy(), axis=0)
+
+
+# The paper's displays (Sec. 3, "Displaying audio data") of A (N, 19, 26), as numbers.
+
+
+def _values(attributions: Explanation | np.ndarray) -> np.ndarray:
+    if isinstance(attributions, Explanation):
+        return attributions.values
+    values = np.asarray(attributions, dtype=float)
+    if values.ndim != 3 or values.shape[1:] != WINDOW:
+        raise AttributionError(f"attributions must be an Explanation or an array (N, 19, 26), "
+                               f"got shape {values.shape}")
+    return values
+
+
+def per_relative_frame(attributions: Explanation | np.ndarray, j: int) -> np.ndarray:
+    """Attribution per relative frame: ``A^i_{j,k}`` (N, 26) for a fixed position j in
+    0..18 of the window (j = 9 is the frame itself, j < 9 the past)."""
+    values = _values(attributions)
+    if _index(j, WINDOW[0]) is None:
+        raise AttributionError(f"j must be a relative frame in 0..{WINDOW[0] - 1}, got {j!r}")
+    return values[:, j]
+
+
+def frame_profile(attributions: Explanation | np.ndarray) -> np.ndarray:
+    """Attribution per relative frame summed over the MFCCs: (N, 19)."""
+    return _values(attributions).sum(2)
+
+
+def summed_per_window(attributions: Explanation | np.ndarray) -> np.ndarray:
+    """Attribution summed per window: ``sum_j A^i_{j,k}`` (N, 26), everything frame i's
+    window contributes to frame i's output."""
+    return _values(attributions).sum(1)
+
+
+def summed_per_frame(
+    attributions: Explanation | np.ndarray,
+    frames: Sequence[int] | np.ndarray | None = None,
+    n_frames: int | None = None,
+) -> np.ndarray:
+    """Attribution summed per frame (the paper's diagonal sum): the influence (n_frames, 26)
+    of each absolute frame m on all explained outputs, ``sum of A^i_{j,k}`` over the
+    explanations i and window positions j with ``frames[i] - 9 + j == m``. Window positions
+    before frame 0 or from ``n_frames`` on count zero.
+
+    ``frames`` defaults to the Explanation's (0..N-1 for an array), ``n_frames`` to
+    ``max(frames) + 1``.
+    """
+    values = _values(attributions)
+    if frames is None:
+        frames = (attributions.frames if isinstance(attributions, Explanation)
+                  else np.arange(len(values)))
+    frames = np.asarray(frames)
+    if frames.shape != (len(values),) or not np.issubdtype(frames.dtype, np.integer):
+        raise AttributionError(f"frames must hold one int per explanation ({len(values)}), got "
+                               f"{frames!r}")
+    n_frames = int(frames.max()) + 1 if n_frames is None else n_frames
+    result = np.zeros((n_frames, WINDOW[1]))
+    for j in range(WINDOW[0]):
+        absolute = frames - MFCC_CONTEXT + j
+        inside = (absolute >= 0) & (absolute < n_frames)
+        np.add.at(result, absolute[inside], values[inside, j])
+    return result
+
+
+# The paper's findings (Sec. 4), measured.
+
+
+def _share(part: float, total: float) -> float:
+    if total == 0:
+        raise AttributionError("all attributions are zero: no share to measure")
+    return float(part / total)
+
+
+def share_low_mfcc(attributions: Explanation | np.ndarray, n: int = 10) -> float:
+    """Share of |A| in the lowest ``n`` MFCCs (LRP puts most in the lowest ten, Sec. 4)."""
+    if _index(n, WINDOW[1] + 1) is None:
+        raise AttributionError(f"n must be an int in 0..{WINDOW[1]}, got {n!r}")
+    magnitude = np.abs(_values(attributions))
+    return _share(magnitude[..., :n].sum(), magnitude.sum())
+
+
+def share_late_frames(attributions: Explanation | np.ndarray) -> float:
+    """Share of |A| in the later half of the window, relative frames 10..18 (the future),
+    against the earlier half 0..8; the frame itself (j = 9) counts in neither. Above 0.5,
+    later frames weigh more, as the paper finds for the gradient methods (Sec. 4)."""
+    magnitude = np.abs(_values(attributions)).sum((0, 2))
+    late = magnitude[MFCC_CONTEXT + 1:].sum()
+    return _share(late, late + magnitude[:MFCC_CONTEXT].sum())
+
+
+def rank_correlation(
+    first: Explanation | np.ndarray, second: Explanation | np.ndarray, absolute: bool = False
+) -> float:
+    """Spearman's rank correlation between two attributions of the same outputs, over all
+    values; ``absolute`` compares magnitudes (saliency is a magnitude, |dS/dx|)."""
+    a, b = _values(first), _values(second)
+    if a.shape != b.shape:
+        raise AttributionError(f"attributions of shapes {a.shape} and {b.shape} explain different "
+                               f"outputs")
+    if isinstance(first, Explanation) and isinstance(second, Explanation) and not (
+            np.array_equal(first.frames, second.frames)
+            and np.array_equal(first.targets, second.targets)):
+        raise AttributionError("the two explanations explain different frames or characters")
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
+    return float(spearmanr(a.ravel(), b.ravel()).statistic)
+
+
+def letters_vs_space(explanation: Explanation) -> dict[str, float]:
+    """Mean |A| over the explanations of letters (a-z), of the space and of the CTC blank
+    (NaN for a kind not explained): SHAP answers letters and whitespace differently (Sec. 4)."""
+    if not isinstance(explanation, Explanation):
+        raise AttributionError(f"letters_vs_space needs an Explanation (its targets say which "
+                               f"frames are letters), got {type(explanation).__name__}")
+    magnitude = np.abs(explanation.values).mean((1, 2))
+    kinds = {"letter": np.isin(explanation.targets, LETTERS),
+             "space": explanation.targets == ALPHABET.index(" "),
+             "blank": explanation.targets == BLANK}
+    return {kind: float(magnitude[chosen].mean()) if chosen.any() else float("nan")
+            for kind, chosen in kinds.items()}
