@@ -73,6 +73,28 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "n_quiz": 20,
         },
     },
+    # Markert et al. (2021): `recognizer` holds CTCConfig fields, `attack` the PGD bounds.
+    "deepspeech": {
+        "smoke": {
+            "n_speakers": 6, "per_digit": 1, "n_train": 16, "n_test": 4,
+            "recognizer": {"hidden": 16, "steps": 3, "batch_size": 4},
+            "n_explain": 1, "frames_per_utterance": 2, "n_attack": 4,
+            "attack": {"eps": 0.02, "alpha": 0.002, "steps": 2},
+        },
+        "quick": {
+            "n_speakers": 24, "per_digit": 10, "n_train": 2000, "n_test": 100,
+            "recognizer": {"hidden": 128, "steps": 800, "batch_size": 32,
+                           "learning_rate": 2e-3, "bf16": True},
+            "n_explain": 6, "frames_per_utterance": 6, "n_attack": 20,
+            "attack": {"eps": 0.02, "alpha": 0.002, "steps": 150},
+        },
+        "paper": {
+            "dataset": "audiomnist", "n_train": 20000, "n_test": 1000,
+            "recognizer": {"hidden": 2048, "steps": 50_000, "batch_size": 64},
+            "n_explain": 50, "frames_per_utterance": 20, "n_attack": 200,
+            "attack": {"eps": 0.01, "alpha": 0.0005, "steps": 1000},
+        },
+    },
 }
 
 

@@ -66,3 +66,17 @@ class Explanation:
 
     def __len__(self) -> int:
         return len(self.values)
+
+
+def concatenate(explanations: Sequence[Explanation]) -> Explanation:
+    """One Explanation of all the outputs that ``explanations`` (of one method) explain,
+    e.g. frames of several utterances pooled for corpus-level statistics."""
+    if not explanations:
+        raise AttributionError("nothing to concatenate")
+    methods = {e.method for e in explanations}
+    if len(methods) > 1:
+        raise AttributionError(f"cannot pool explanations of different methods: {methods}")
+    fields = ("values", "base_values", "data", "frames", "targets", "outputs")
+    return Explanation(**{name: np.concatenate([getattr(e, name) for e in explanations])
+                          for name in fields}, method=explanations[0].method,
+                       feature_names=explanations[0].feature_names)

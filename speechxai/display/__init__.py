@@ -1,6 +1,11 @@
 """Figures and players: what a reader looks at and listens to."""
 
-from speechxai.display.asr import character_labels, plot_asr_attributions
+from speechxai.display.asr import (
+    character_labels,
+    plot_asr_attributions,
+    plot_attribution_profiles,
+    plot_deletion_curves,
+)
 from speechxai.display.audible import show_audible_explanations
 from speechxai.display.flipping import plot_flipping_curves
 from speechxai.display.players import (
@@ -26,6 +31,8 @@ __all__ = [
     "loudness_normalized",
     "peak_normalized",
     "plot_asr_attributions",
+    "plot_attribution_profiles",
+    "plot_deletion_curves",
     "plot_flipping_curves",
     "plot_long_term_spectra",
     "plot_spectrogram_relevance",

@@ -16,6 +16,7 @@ from speechxai.attribution.lrp import AttributionError
 from speechxai.ctc import ALPHABET, BLANK
 from speechxai.display.relevance import RELEVANCE_CMAP, symmetric_norm
 from speechxai.features import MFCC_CONTEXT
+from speechxai.models.deepspeech import WINDOW
 
 VIEWS = {"window": "MFCC", "frame": "MFCC", "relative": "relative frame (0 = own)"}
 """Rows of each view: ``"window"`` summed per window (26 MFCCs), ``"frame"`` summed per frame
@@ -103,4 +104,45 @@ def plot_asr_attributions(
         bottom.set_xlabel("frame (predicted character)")
         if title:
             figure.suptitle(title)
+    return figure
+
+
+def plot_deletion_curves(fractions, curves: dict[str, np.ndarray], title: str | None = None):
+    """Mean deletion curve (relative probability of the explained character) per method,
+    with a 95% interval of the mean, against the fraction of the window's features removed."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        figure, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+        for method, rows in curves.items():
+            mean = rows.mean(axis=0)
+            half = 1.96 * rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else 0
+            style = {"color": "black", "linestyle": "--"} if method == "random" else {}
+            ax.plot(fractions, mean, marker="o", markersize=3, label=method, **style)
+            ax.fill_between(fractions, mean - half, mean + half, alpha=0.15, **(
+                {"color": "black"} if method == "random" else {}))
+        ax.set(xlabel="fraction of the window's 494 features removed (most relevant first)",
+               ylabel="probability of the explained character\n(relative to the intact window)",
+               title=title or "Deletion curves: a faithful explanation falls fastest")
+        ax.legend(title=f"order ({len(next(iter(curves.values())))} frames)")
+    return figure
+
+
+def plot_attribution_profiles(benign: np.ndarray, adversarial: np.ndarray,
+                              method: str = "LRP"):
+    """Where attributions lie for benign and adversarial utterances: mean log10 |A| per
+    MFCC (left) and per relative frame of the window (right), from
+    :func:`speechxai.experiments.deepspeech.attribution_profile` rows (26 + 19 values)."""
+    n_mfcc = WINDOW[1]
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+        for rows, label, colour in ((benign, "benign", "tab:blue"),
+                                    (adversarial, "adversarial", "tab:red")):
+            rows = np.asarray(rows)
+            left.plot(np.arange(n_mfcc), rows[:, :n_mfcc].mean(0), color=colour, label=label)
+            right.plot(np.arange(WINDOW[0]) - WINDOW[0] // 2, rows[:, n_mfcc:].mean(0),
+                       color=colour, label=label)
+        left.set(xlabel="MFCC index", ylabel=f"mean log10 |{method} attribution|",
+                 title="by MFCC band")
+        right.set(xlabel="relative frame in the window (0 = the explained frame)",
+                  title="by frame position")
+        left.legend()
     return figure

@@ -20,14 +20,33 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from speechxai.adversarial import context_windows
-from speechxai.ctc import character_error_rate, ctc_loss, greedy_decode, word_error_rate
+from speechxai.adversarial import context_windows, targeted_attack
+from speechxai.attribution.asr import (
+    LETTERS,
+    attribute,
+    letters_vs_space,
+    share_late_frames,
+    share_low_mfcc,
+)
+from speechxai.attribution.explanation import Explanation, concatenate
+from speechxai.attribution.lrp import without_biases
+from speechxai.attribution.lstm_lrp import deepspeech_lrp
+from speechxai.ctc import (
+    BLANK,
+    character_error_rate,
+    ctc_loss,
+    greedy_decode,
+    word_error_rate,
+)
 from speechxai.datasets import DigitCorpus, DigitSequences, data_root, folds
-from speechxai.features import mfcc_frames
+from speechxai.evaluation.deletion import DEFAULT_FRACTIONS as DELETION_FRACTIONS
+from speechxai.evaluation.deletion import deletion_curve
+from speechxai.features import mfcc_frames, mfcc_windows
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
 
@@ -238,3 +257,148 @@ def evaluate(model: nn.Module, items: Sequence, batch_size: int = 32) -> Recogni
     return Recognition(character_error_rate(references, hypotheses),
                        word_error_rate(references, hypotheses), hypotheses)
 
+
+
+def frame_targets(model: DeepSpeech, windows: torch.Tensor, n: int, seed: int = 0,
+                  letters_only: bool = False) -> list[tuple[int, int]]:
+    """A seeded choice of at most ``n`` (frame, predicted class) pairs of one utterance
+    (blank frames left out; with ``letters_only`` spaces too), in frame order."""
+    with torch.no_grad():
+        predicted = model(windows).argmax(1).numpy()
+    wanted = predicted != BLANK
+    if letters_only:
+        wanted &= np.isin(predicted, LETTERS)
+    frames = np.flatnonzero(wanted)
+    chosen = np.sort(np.random.default_rng(seed).permutation(frames)[:n])
+    return [(int(i), int(predicted[i])) for i in chosen]
+
+
+@dataclass
+class ExplainedUtterance:
+    """Every method's attributions of some frames of one utterance."""
+
+    item: object
+    windows: torch.Tensor
+    explanations: dict[str, Explanation]
+
+
+def explain_frames(model: DeepSpeech, items: Sequence, frames_per_item: int,
+                   methods: Sequence[str], background: np.ndarray, seed: int = 0,
+                   progress: bool = True) -> list[ExplainedUtterance]:
+    """Every method's attributions of ``frames_per_item`` seeded non-blank frames of each
+    item (the sample behind the chapter's measured findings and deletion curves)."""
+    explained = []
+    for index, item in enumerate(tqdm(items, desc="explaining", disable=not progress)):
+        windows = utterance_windows(item)
+        targets = frame_targets(model, windows, frames_per_item, seed + index)
+        if targets:
+            explained.append(ExplainedUtterance(item, windows, {
+                method: attribute(model, windows, targets, method,
+                                  **({"background": background, "seed": seed}
+                                     if method == "shap" else {}))
+                for method in methods}))
+    return explained
+
+
+def pooled(explained: Sequence[ExplainedUtterance]) -> dict[str, Explanation]:
+    """Per method, the attributions of all explained utterances as one Explanation."""
+    methods = explained[0].explanations
+    return {m: concatenate([e.explanations[m] for e in explained]) for m in methods}
+
+
+def findings(explanations: dict[str, Explanation]) -> pd.DataFrame:
+    """The paper's findings as numbers, per method: share of |A| in the lowest 10 MFCCs, in
+    the later half of the window (relative frames 10-18 of 0-18), and mean |A| for letters
+    and for spaces."""
+    rows = {}
+    for method, explanation in explanations.items():
+        kinds = letters_vs_space(explanation)
+        rows[method] = {"share lowest 10 MFCCs": share_low_mfcc(explanation),
+                        "share later half of window": share_late_frames(explanation),
+                        "mean |A| letters": kinds["letter"], "mean |A| spaces": kinds["space"]}
+    return pd.DataFrame(rows).T
+
+
+def attack_targets(items: Sequence, seed: int = 0) -> list[str]:
+    """For every item, the transcript of another seeded item with a different transcript
+    (what the targeted attack must make the model read)."""
+    rng = np.random.default_rng(seed)
+    transcripts = [item.transcript for item in items]
+    targets = []
+    for own in transcripts:
+        others = [t for t in transcripts if t != own]
+        targets.append(others[rng.integers(len(others))] if others else own[::-1])
+    return targets
+
+
+@dataclass
+class Attack:
+    """A targeted adversarial example (Carlini & Wagner style, PGD on the CTC loss)."""
+
+    item: object
+    target: str
+    waveform: torch.Tensor
+    success: bool
+    decoded: str
+
+
+def attack_items(model: DeepSpeech, items: Sequence, eps: float, steps: int, alpha: float,
+                 seed: int = 0, progress: bool = True) -> list[Attack]:
+    """Targeted attacks within an L-infinity bound of ``eps`` times each waveform's peak;
+    step size ``alpha`` times the peak."""
+    attacks = []
+    for item, target in tqdm(list(zip(items, attack_targets(items, seed), strict=True)),
+                             desc="attacking", disable=not progress):
+        peak = float(item.waveform.abs().max())
+        adversarial, success, decoded = targeted_attack(
+            model, item.waveform, item.sample_rate, target, eps * peak, steps, alpha * peak,
+            seed=seed)
+        attacks.append(Attack(item, target, adversarial.detach(), success, decoded))
+    return attacks
+
+
+def attribution_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: int,
+                        method: str = "lrp") -> np.ndarray:
+    """Where an utterance's attributions lie: mean |A| of its predicted non-blank frames per
+    MFCC (26) and per relative frame (19), on a log scale - the detector's features."""
+    windows = mfcc_windows(waveform, sample_rate)
+    targets = frame_targets(model, windows, n=len(windows))
+    explanation = attribute(model, windows, targets, method)
+    magnitude = np.abs(explanation.values)
+    return np.log10(np.concatenate([magnitude.mean((0, 1)), magnitude.mean((0, 2))]) + 1e-12)
+
+
+def deletion_study(model: DeepSpeech, explained: Sequence[ExplainedUtterance],
+                   background: np.ndarray, seed: int = 0,
+                   fractions: Sequence[float] = DELETION_FRACTIONS) -> dict[str, np.ndarray]:
+    """Deletion curves of every explained frame (its most relevant features first, set to
+    ``background``), per method, and in a seeded random order; (n_frames, n_fractions)."""
+    curves: dict[str, list[np.ndarray]] = {}
+    for number, utterance in enumerate(explained):
+        for method, explanation in utterance.explanations.items():
+            for frame, character, values in zip(explanation.frames, explanation.targets,
+                                                explanation.values, strict=True):
+                curves.setdefault(method, []).append(deletion_curve(
+                    model, utterance.windows, frame, character, values, background, fractions))
+        reference = next(iter(utterance.explanations.values()))
+        for k, (frame, character) in enumerate(zip(reference.frames, reference.targets,
+                                                   strict=True)):
+            curves.setdefault("random", []).append(deletion_curve(
+                model, utterance.windows, frame, character, reference.values[k], background,
+                fractions, order="random", seed=seed + 1000 * number + k))
+    return {method: np.stack(rows) for method, rows in curves.items()}
+
+
+def lrp_conservation(model: DeepSpeech, windows: torch.Tensor,
+                     targets: Sequence[tuple[int, int]]) -> float:
+    """Mean relative |sum of relevance - explained logit| of epsilon-LRP through the whole
+    recognizer (all windows up to the frame) with every bias set to zero."""
+    bias_free = without_biases(model)
+    with torch.no_grad():
+        logits = bias_free(windows)
+    errors = []
+    for frame, character in targets:
+        total = float(deepspeech_lrp(bias_free, windows, frame, character).sum())
+        output = float(logits[frame, character])
+        errors.append(abs(total - output) / max(abs(output), 1e-12))
+    return float(np.mean(errors))
