@@ -1,0 +1,89 @@
+"""The DeepSpeech chapter's study functions on a tiny random recognizer and toy tones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_ctc_training import toy_items
+
+from speechxai.attribution import Explanation, attribute
+from speechxai.attribution.explanation import concatenate
+from speechxai.ctc import BLANK
+from speechxai.evaluation.deletion import DEFAULT_FRACTIONS
+from speechxai.experiments import deepspeech as study
+from speechxai.models import DeepSpeech
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return DeepSpeech(hidden=12).eval()
+
+
+def test_frame_targets_are_seeded_non_blank_predictions(model):
+    windows = study.utterance_windows(toy_items()[2])
+    predicted = model(windows).argmax(1)
+    targets = study.frame_targets(model, windows, 4, seed=1)
+    assert targets == study.frame_targets(model, windows, 4, seed=1)
+    assert [f for f, _ in targets] == sorted(f for f, _ in targets)
+    for frame, character in targets:
+        assert character == predicted[frame] and character != BLANK
+    letters = study.frame_targets(model, windows, 100, letters_only=True)
+    assert all(1 <= c <= 26 for _, c in letters)
+
+
+def test_attack_targets_are_other_transcripts():
+    items = toy_items()
+    targets = study.attack_targets(items, seed=3)
+    assert targets == study.attack_targets(items, seed=3)
+    assert all(t != i.transcript for t, i in zip(targets, items, strict=True))
+    assert set(targets) <= {i.transcript for i in items}
+
+
+def test_pooled_findings_and_deletion_curves(model):
+    items = toy_items()
+    background = np.zeros((19, 26))
+    explained = study.explain_frames(model, items, 2, ("saliency", "lrp"), background,
+                                     progress=False)
+    pooled = study.pooled(explained)
+    n = sum(len(e.explanations["lrp"]) for e in explained)
+    assert len(pooled["lrp"]) == n == len(pooled["saliency"])
+    table = study.findings(pooled)
+    assert list(table.index) == ["saliency", "lrp"]
+    assert ((table["share lowest 10 MFCCs"] >= 0) & (table["share lowest 10 MFCCs"] <= 1)).all()
+    curves = study.deletion_study(model, explained, background)
+    assert set(curves) == {"saliency", "lrp", "random"}
+    assert all(c.shape == (n, len(DEFAULT_FRACTIONS)) for c in curves.values())
+    np.testing.assert_allclose(curves["lrp"][:, 0], 1.0)  # nothing removed yet
+
+
+def test_concatenate_pools_one_method_and_refuses_two(model):
+    windows = study.utterance_windows(toy_items()[0])
+    a = attribute(model, windows, [(1, 3), (2, 5)], "saliency")
+    b = attribute(model, windows, [(4, 7)], "saliency")
+    both = concatenate([a, b])
+    assert isinstance(both, Explanation) and len(both) == 3
+    np.testing.assert_array_equal(both.frames, [1, 2, 4])
+    with pytest.raises(ValueError, match="different methods"):
+        concatenate([a, attribute(model, windows, [(4, 7)], "lrp")])
+
+
+def test_lrp_conservation_is_small_on_the_bias_free_model(model):
+    windows = study.utterance_windows(toy_items()[3])
+    targets = study.frame_targets(model, windows, 3)
+    assert study.lrp_conservation(model, windows, targets) < 1e-2
+
+
+def test_attribution_profile_has_band_and_position_features(model):
+    item = toy_items()[2]
+    profile = study.attribution_profile(model, item.waveform, item.sample_rate)
+    assert profile.shape == (26 + 19,) and np.isfinite(profile).all()
