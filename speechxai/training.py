@@ -23,7 +23,7 @@ from speechxai.datasets.corpus import data_root
 from speechxai.inputs import DigitSignals, model_inputs, placement_seeds, training_mean
 
 N_CLASSES = {"digit": 10, "sex": 2}
-VALIDATION_SIZE = 256  # validation signals scored during training (a seeded subset)
+VALIDATION_SIZE = 128  # validation signals scored during training (a seeded subset)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def train(
     """Train (or load from the cache) the classifier that ``config`` describes.
 
     Every batch draws its signals and their placements from a generator seeded by
-    ``config.seed``; validation accuracy is measured five times at fixed placements on at
+    ``config.seed``; validation accuracy is measured four times at fixed placements on at
     most ``VALIDATION_SIZE`` seeded validation signals.
     """
     cache_dir = cache_dir or data_root() / "models"
@@ -135,7 +135,7 @@ def train(
     optimizer = _optimizer(config, model)
     schedule = _schedule(config, optimizer)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_accuracy": []}
-    evaluate_every = max(1, config.steps // 5)
+    evaluate_every = max(1, config.steps // 4)
     bar = tqdm(range(config.steps), desc=f"{config.architecture} {config.task}",
                disable=not progress)
     for step in bar:
