@@ -147,7 +147,7 @@ def test_figure_stacks_methods_with_labelled_axes_and_character_ticks(view):
         assert ax.get_ylabel() == ("relative frame (0 = own)" if view == "relative" else "MFCC")
         assert ax.images[0].get_array().shape == (rows, 4)
     bottom = panels[-1]
-    assert bottom.get_xlabel() == "frame (predicted character)"
+    assert bottom.get_xlabel().startswith("frame (20 ms each), labelled with its predicted")
     assert [label.get_text() for label in bottom.get_xticklabels()] == ["t", "w", "␣", "o"]
     colorbars = [ax for ax in figure.axes if ax not in panels]
     assert len(colorbars) == 2 and all("attribution" in ax.get_ylabel() for ax in colorbars)
@@ -173,3 +173,18 @@ def test_figure_refuses_mismatched_input():
         plot_asr_attributions({"a": explanation(np.zeros((2, 19, 26)), [0, 0], "ab")})
     with pytest.raises(AttributionError, match="at least one"):
         plot_asr_attributions({})
+
+
+def test_figure_leaves_blank_frames_unlabelled():
+    from speechxai.ctc import BLANK
+
+    values = np.ones((3, 19, 26))
+    blank_frame = explanation(values, [0, 1, 2], "a b")
+    targets = blank_frame.targets.copy()
+    targets[1] = BLANK
+    from dataclasses import replace
+
+    figure = plot_asr_attributions({"lrp": replace(blank_frame, targets=targets)})
+    bottom = [ax for ax in figure.axes if ax.get_title()][-1]
+    assert [label.get_text() for label in bottom.get_xticklabels()] == ["a", "b"]
+    assert list(bottom.get_xticks()) == [0, 2]

@@ -139,3 +139,16 @@ def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
     widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
     assert len(widget_players) >= 3 and all('src="blob:' in p for p in widget_players)
     assert ">Score<" in dom, "the quiz's Score button did not render"
+
+
+def test_deepspeech_chapter_shows_its_figures_and_tables(smoke_build):
+    page = smoke_build / "html" / "book" / "deepspeech.html"
+    dom = dump_dom(page)
+    figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', dom)
+    assert len(figures) >= 3, f"expected Fig. 1, attack profiles, deletion curves: {figures}"
+    for figure in figures:
+        pixels = matplotlib.image.imread(page.parent / figure)
+        assert pixels.shape[0] > 200 and pixels.std() > 0.05, f"{figure} looks empty"
+    captions = re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
+    assert any("Where the attributions lie" in caption for caption in captions)
+    assert "greedy transcript" in dom and "transcribed after attack" in dom

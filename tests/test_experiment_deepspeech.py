@@ -87,3 +87,20 @@ def test_attribution_profile_has_band_and_position_features(model):
     item = toy_items()[2]
     profile = study.attribution_profile(model, item.waveform, item.sample_rate)
     assert profile.shape == (26 + 19,) and np.isfinite(profile).all()
+
+
+def test_findings_prose_follows_the_numbers():
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "share lowest 10 MFCCs": {"saliency": 0.2, "lrp": 0.6, "shap": 0.5},
+        "share later half of window": {"saliency": 0.5, "lrp": 0.3, "shap": 0.5},
+        "mean |A| letters": {"saliency": 1.0, "lrp": 1.0, "shap": 2.0},
+        "mean |A| spaces": {"saliency": 1.0, "lrp": 1.0, "shap": 1.0},
+    })
+    text = study.describe_findings(table, {"lrp": 0.1, "saliency": 0.8, "random": 0.7})
+    lines = text.splitlines()
+    assert "as the paper found" in lines[0] and "**unlike** the paper" in lines[1]
+    assert "differently" in lines[2]
+    assert "lrp" in lines[3] and "faster than random" in lines[3]
+    assert "no faster than random" in lines[4]

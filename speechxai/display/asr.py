@@ -88,7 +88,7 @@ def plot_asr_attributions(
     with sns.axes_style("white"), sns.plotting_context("notebook"):
         figure, axes = plt.subplots(
             len(explanations), 1, sharex=True, squeeze=False, layout="constrained",
-            figsize=(max(6.0, 0.16 * n_frames + 2), 2.6 * len(explanations)))
+            figsize=(min(max(6.0, 0.16 * n_frames + 2), 12.0), 2.4 * len(explanations)))
         for ax, (name, explanation) in zip(axes[:, 0], explanations.items(), strict=True):
             grid = _grid(explanation, view, n_frames)
             offset = -MFCC_CONTEXT if view == "relative" else 0
@@ -100,8 +100,12 @@ def plot_asr_attributions(
             figure.colorbar(image, ax=ax, pad=0.01,
                             label=f"{name} attribution\n(scale: {percentile:g}th pct of |A|)")
         bottom = axes[-1, 0]
-        bottom.set_xticks(np.arange(n_frames), labels, fontsize=8)
-        bottom.set_xlabel("frame (predicted character)")
+        shown = [i for i, label in enumerate(labels) if label != "-"]  # blanks stay unlabelled
+        bottom.set_xticks(shown, [labels[i] for i in shown], fontsize=9)
+        bottom.set_xticks(np.arange(0, n_frames, 10), minor=True)
+        bottom.tick_params(axis="x", which="minor", length=2)
+        bottom.set_xlabel("frame (20 ms each), labelled with its predicted character; "
+                          "unlabelled frames are blanks")
         if title:
             figure.suptitle(title)
     return figure

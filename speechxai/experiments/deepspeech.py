@@ -402,3 +402,38 @@ def lrp_conservation(model: DeepSpeech, windows: torch.Tensor,
         output = float(logits[frame, character])
         errors.append(abs(total - output) / max(abs(output), 1e-12))
     return float(np.mean(errors))
+
+
+EVEN_LOW10 = 10 / 26  # share of the lowest 10 MFCCs if attributions were spread evenly
+EVEN_LATE = 9 / 19  # share of the later half (relative frames 10-18) if spread evenly
+
+
+def describe_findings(table: pd.DataFrame, deletion_areas: dict[str, float]) -> str:
+    """The paper's claims next to what this run measured, one Markdown bullet each."""
+
+    def verdict(holds: bool) -> str:
+        return "as the paper found" if holds else "**unlike** the paper"
+
+    low = table["share lowest 10 MFCCs"]
+    late = table.loc["lrp", "share later half of window"]
+    lines = [
+        f"- LRP puts {low['lrp']:.0%} of its |relevance| into the lowest 10 MFCCs (even "
+        f"spread: {EVEN_LOW10:.0%}), more than saliency ({low['saliency']:.0%}): "
+        f"{verdict(low['lrp'] > EVEN_LOW10 and low['lrp'] > low['saliency'])}.",
+        f"- The later half of LRP's window holds {late:.0%} (even spread: {EVEN_LATE:.0%}): "
+        f"later frames weigh {'more' if late > EVEN_LATE else 'less'}, "
+        f"{verdict(late > EVEN_LATE)}.",
+    ]
+    letters, spaces = table.loc["shap", "mean |A| letters"], table.loc["shap", "mean |A| spaces"]
+    if np.isfinite(spaces):
+        lines.append(f"- SHAP's mean |A| is {letters:.3g} for letters and {spaces:.3g} for "
+                     f"spaces: letters and whitespace are explained "
+                     f"{'differently' if abs(np.log(letters / spaces)) > np.log(1.5) else 'alike'}"
+                     " (a factor of 1.5 counts as different).")
+    random = deletion_areas["random"]
+    for method, area in deletion_areas.items():
+        if method != "random":
+            lines.append(f"- Deleting by {method} leaves an area of {area:.3f} against "
+                         f"{random:.3f} for a random order: "
+                         f"{'faster than random' if area < random else 'no faster than random'}.")
+    return "\n".join(lines)
