@@ -6,7 +6,7 @@ freshly initialised full-width AudioNet (the cost does not depend on the weights
 waveforms are seeded noise. Prints throughput and peak memory, and writes them to
 ``_build/bench/lrp_stream.json``.
 
-Run: ``.venv/bin/python benchmarks/lrp_stream.py [--n 1000] [--batch 64]``
+Run: ``.venv/bin/python benchmarks/lrp_stream.py [--n 1000] [--batch 32]``
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def peak_rss_gb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
 
     torch.manual_seed(0)

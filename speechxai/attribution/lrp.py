@@ -148,7 +148,7 @@ def relevance_stream(
     model: nn.Module,
     inputs: torch.Tensor,
     targets: Target,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: bool = True,
     low: Bound | None = None,
     high: Bound | None = None,
