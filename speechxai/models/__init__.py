@@ -4,5 +4,7 @@ from speechxai.models.alexnet import AlexNet
 from speechxai.models.audionet import AudioNet
 from speechxai.models.deepspeech import DeepSpeech, ExplicitLSTM
 from speechxai.models.init import he_initialise
+from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
 
-__all__ = ["AlexNet", "AudioNet", "DeepSpeech", "ExplicitLSTM", "he_initialise"]
+__all__ = ["AlexNet", "AudioNet", "DeepSpeech", "ExplicitLSTM", "he_initialise",
+           "output_stride", "receptive_field", "Wav2Letter"]

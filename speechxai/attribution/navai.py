@@ -1,0 +1,336 @@
+"""Local and global introspection of a convolutional recognizer after Krug & Stober (2018),
+"Introspection for convolutional automatic speech recognition" (NAvAI).
+
+- :func:`letter_windows` cuts, from one utterance, the receptive field of every output frame
+  predicted as exactly one letter a-z (Sec. 3.3).
+- :func:`sensitivity` is the gradient of the one-hot output R(out) (Eq. 1);
+  :func:`lrp_zennit` is a standard zennit composite, :func:`lrp_bn_rule` the paper's
+  adapted rule for BatchNorm and negative inputs (:class:`BatchNormSignRule`, Eqs. 3-4).
+- :func:`navai` averages the windows of each letter, aligned by an attribution's maximum or
+  minimum in time, subtracts the mean of all letters' windows and normalises (Secs. 3.5-3.6);
+  :func:`letter_specificity` and :func:`alignment_shift` measure the result.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.composites import EpsilonPlusFlat
+from zennit.core import BasicHook, Composite
+from zennit.rules import Pass
+
+from speechxai.attribution.lrp import AttributionError
+from speechxai.ctc import ALPHABET
+from speechxai.models.wav2letter import output_stride, receptive_field
+
+LETTERS = string.ascii_lowercase
+ALIGNMENTS = ("none", "max_lrp", "max_sens", "min_sens")
+"""The paper's alignments: none, at the maximum of LRP, at the maximum / minimum of
+sensitivity (each summed over frequency)."""
+BN_RULE_EPSILON = 1e-21
+"""The paper's stabiliser of ``|z_j|`` in Eq. 3."""
+
+
+class LetterWindows(NamedTuple):
+    """Receptive-field windows of output frames predicted as one letter a-z."""
+
+    windows: torch.Tensor  # (K, mel bins, rf)
+    letters: list[str]  # (K,) predicted letters
+    frames: np.ndarray  # (K,) output frame indices; window k starts at frames[k] * stride
+
+
+def letter_windows(model: nn.Module, log_mel: torch.Tensor) -> LetterWindows:
+    """The windows of one utterance whose output frame's greedy prediction is a letter a-z.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A valid-convolution recognizer such as :class:`speechxai.models.Wav2Letter`,
+        mapping (N, bins, T) to (N, T', classes) logits.
+    log_mel : torch.Tensor
+        (bins, T) spectrogram of the utterance, ``T >= receptive_field(model)``.
+
+    Returns
+    -------
+    LetterWindows
+        Output frame ``t`` sees input frames ``t*s .. t*s + rf - 1`` (stride ``s``,
+        receptive field ``rf``), all inside the input: no window contains padding
+        (Krug & Stober 2018, Sec. 3.3). Blank, space and apostrophe frames are left out.
+    """
+    rf, stride = receptive_field(model), output_stride(model)
+    if log_mel.ndim != 2 or log_mel.shape[1] < rf:
+        raise AttributionError(f"log_mel must be (bins, T) with T >= the receptive field {rf}, "
+                               f"got shape {tuple(log_mel.shape)}")
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            predicted = model(log_mel[None])[0].argmax(-1)
+    finally:
+        model.train(training)
+    classes = [ALPHABET.index(letter) for letter in LETTERS]
+    frames = np.flatnonzero(np.isin(predicted.numpy(), classes))
+    windows = torch.stack([log_mel[:, t * stride:t * stride + rf] for t in frames]) \
+        if len(frames) else log_mel.new_zeros((0, log_mel.shape[0], rf))
+    return LetterWindows(windows, [ALPHABET[predicted[t]] for t in frames], frames)
+
+
+def _targets(windows: torch.Tensor, letters: str | Sequence[str]) -> tuple[torch.Tensor, bool]:
+    single = windows.ndim == 2
+    letters = [letters] if isinstance(letters, str) else list(letters)
+    if windows.ndim not in (2, 3) or len(letters) != (1 if single else len(windows)):
+        raise AttributionError(f"give one window (bins, rf) and one letter, or (K, bins, rf) "
+                               f"windows and K letters; got shape {tuple(windows.shape)} and "
+                               f"{len(letters)} letters")
+    bad = [letter for letter in letters if letter not in LETTERS or len(letter) != 1]
+    if bad:
+        raise AttributionError(f"letters must be single characters a-z, got {bad}")
+    return torch.tensor([ALPHABET.index(letter) for letter in letters]), single
+
+
+def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[str],
+              composite: Composite | None) -> torch.Tensor:
+    """Backward pass of the one-hot R(out) of each window's letter at its single output
+    frame, through ``composite`` (plain gradient if None); model in eval mode, restored."""
+    targets, single = _targets(windows, letters)
+    batch = windows[None] if single else windows
+    training = model.training
+    model.eval()
+    context = nullcontext() if composite is None else composite.context(model)
+    try:
+        with torch.enable_grad(), context:
+            x = batch.detach().clone().requires_grad_()
+            output = model(x)
+            if output.shape[1] != 1:
+                raise AttributionError(f"each window must give exactly one output frame, got "
+                                       f"{output.shape[1]}: cut windows to the receptive field "
+                                       f"{receptive_field(model)}")
+            start = nn.functional.one_hot(targets, output.shape[-1])[:, None].to(output)
+            (result,) = torch.autograd.grad(output, x, grad_outputs=start)
+    finally:
+        model.train(training)
+    return result[0] if single else result
+
+
+def sensitivity(
+    model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
+) -> torch.Tensor:
+    """Gradient of the one-hot output R(out) (the letter's logit at the window's single output
+    frame) with respect to the window (Krug & Stober 2018, Eq. 1).
+
+    ``window`` is (bins, rf) with one letter, or (K, bins, rf) with K letters; the result has
+    its shape.
+    """
+    return _backward(model, window, letter, None)
+
+
+def lrp_zennit(
+    model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
+) -> torch.Tensor:
+    """LRP of R(out) through zennit's ``EpsilonPlusFlat`` composite (flat rule on the first
+    layer, z+ on the other convolutions) after ``SequentialMergeBatchNorm`` has merged each
+    BatchNorm into the convolution before it: a standard alternative to
+    :func:`lrp_bn_rule` (Krug & Stober 2018 start from the one-hot output as here).
+    Shapes as in :func:`sensitivity`."""
+    composite = EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()])
+    return _backward(model, window, letter, composite)
+
+
+class BatchNormSignRule(BasicHook):
+    """Krug & Stober's (2018) LRP rule for a convolution followed by BatchNorm (Eqs. 3-4).
+
+    ``r_ij = z_ij / (|z_j| + 1e-21) * sgn(bn(z_j))`` and ``R_i = sum_j r_ij R_j``, with the
+    local pre-activations ``z_ij = x_i w_ij``, the convolution's output ``z_j`` (bias
+    included) and ``bn`` the following BatchNorm in eval mode (the identity if ``batch_norm``
+    is None, so that ``r_ij = z_ij / z_j``: LRP-0). The input relevances are then divided by
+    their maximum |value| per sample: the paper rescales at every layer to keep relevances
+    bounded, which conserves their ratios but not their sum.
+    """
+
+    def __init__(self, batch_norm: nn.BatchNorm1d | None = None):
+        self.batch_norm = batch_norm
+        super().__init__(gradient_mapper=self._mapper, reducer=self._reducer)
+
+    def _mapper(self, out_grad: torch.Tensor, outputs: list[torch.Tensor]) -> tuple[torch.Tensor]:
+        z = outputs[0].detach()
+        after = z if self.batch_norm is None else nn.functional.batch_norm(
+            z, self.batch_norm.running_mean, self.batch_norm.running_var,
+            self.batch_norm.weight, self.batch_norm.bias, False, 0.0, self.batch_norm.eps)
+        return (out_grad * after.sign() / (z.abs() + BN_RULE_EPSILON),)
+
+    @staticmethod
+    def _reducer(inputs: list[torch.Tensor], gradients: list[torch.Tensor]) -> torch.Tensor:
+        relevance = inputs[0] * gradients[0]
+        scale = relevance.abs().flatten(1).amax(1).clamp_min(torch.finfo(relevance.dtype).tiny)
+        return relevance / scale.view(-1, *(1,) * (relevance.ndim - 1))
+
+    def copy(self) -> BatchNormSignRule:
+        return type(self)(self.batch_norm)
+
+
+def bn_rule_composite(model: nn.Module) -> Composite:
+    """A composite putting :class:`BatchNormSignRule` on every Conv1d of ``model`` (with the
+    BatchNorm1d that directly follows it in registration order, if any) and passing relevance
+    unchanged through BatchNorm and ReLU (their effect is in the rule)."""
+    leaves = [module for module in model.modules() if not list(module.children())]
+    rules: dict[int, BasicHook | Pass] = {}
+    for module, after in zip(leaves, leaves[1:] + [None], strict=True):
+        if isinstance(module, nn.Conv1d):
+            rules[id(module)] = BatchNormSignRule(after if isinstance(after, nn.BatchNorm1d)
+                                                  else None)
+        elif isinstance(module, (nn.BatchNorm1d, nn.ReLU)):
+            rules[id(module)] = Pass()
+    if not any(isinstance(rule, BatchNormSignRule) for rule in rules.values()):
+        raise AttributionError("the model has no Conv1d layer for the BatchNorm sign rule")
+    return Composite(module_map=lambda ctx, name, module: rules.get(id(module)))
+
+
+def lrp_bn_rule(
+    model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
+) -> torch.Tensor:
+    """LRP of R(out) with Krug & Stober's (2018) adapted rule (:class:`BatchNormSignRule`) on
+    every convolution; the result has max |value| 1 per window. Shapes as in
+    :func:`sensitivity`."""
+    return _backward(model, window, letter, bn_rule_composite(model))
+
+
+def align(windows: np.ndarray, attributions: np.ndarray | None, position: str = "max"
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Shift each window in time so that its attribution's ``position`` (``"max"`` or
+    ``"min"`` over time of the attribution summed over frequency) sits at the centre frame
+    ``rf // 2`` (Krug & Stober 2018, Sec. 3.6).
+
+    The paper crops one side so that the position is centred; here the width stays ``rf``:
+    the frames shifted out are dropped and the frames shifted in are zeros (the z-normalised
+    mean), so that all aligned windows can be averaged. With ``attributions`` None the
+    windows are returned unchanged.
+
+    Returns
+    -------
+    aligned : numpy.ndarray, (K, bins, rf)
+    shifts : numpy.ndarray of int, (K,)
+        Frames each window moved: ``aligned[k, :, t] = windows[k, :, t + shifts[k]]``.
+    """
+    windows = np.asarray(windows, dtype=np.float64)
+    if windows.ndim != 3:
+        raise ValueError(f"windows must be (K, bins, rf), got shape {windows.shape}")
+    if attributions is None:
+        return windows.copy(), np.zeros(len(windows), dtype=int)
+    attributions = np.asarray(attributions, dtype=np.float64)
+    if attributions.shape != windows.shape:
+        raise ValueError(f"attributions must have the windows' shape {windows.shape}, got "
+                         f"{attributions.shape}")
+    if position not in ("max", "min"):
+        raise ValueError(f"position must be 'max' or 'min', got {position!r}")
+    profile = attributions.sum(1)
+    positions = profile.argmax(1) if position == "max" else profile.argmin(1)
+    width = windows.shape[2]
+    shifts = positions - width // 2
+    aligned = np.zeros_like(windows)
+    for k, shift in enumerate(shifts):
+        source = np.arange(width) + shift
+        inside = (source >= 0) & (source < width)
+        aligned[k][:, inside] = windows[k][:, source[inside]]
+    return aligned, shifts
+
+
+class LetterMaps(NamedTuple):
+    """NAvAI's per-letter maps for one alignment."""
+
+    letters: list[str]  # (L,) letters with maps, sorted
+    maps: np.ndarray  # (L, bins, rf): aligned average minus the all-letter mean, max |.| = 1
+    averages: np.ndarray  # (L, bins, rf): aligned averages before subtracting the mean
+    counts: np.ndarray  # (L,) windows per letter
+    shifts: np.ndarray  # (K,) frames each window moved (see :func:`align`)
+    window_letters: list[str]  # (K,)
+
+
+def navai(windows, letters: Sequence[str], attributions=None, position: str = "max",
+          min_windows: int = 1) -> LetterMaps:
+    """Normalised averaging of aligned inputs (NAvAI; Krug & Stober 2018, Secs. 3.5-3.6).
+
+    Parameters
+    ----------
+    windows : array or tensor, (K, bins, rf)
+        Letter windows (:func:`letter_windows`), the same ``rf`` for all.
+    letters : sequence of str
+        The K predicted letters.
+    attributions : array or tensor, (K, bins, rf), optional
+        The windows' LRP or sensitivity, aligned at their ``position`` by :func:`align`;
+        None averages the windows unaligned.
+    position : {"max", "min"}
+        The attribution's maximum (LRP, sensitivity) or minimum (sensitivity) marks the
+        letter's time.
+    min_windows : int
+        Letters with fewer windows get no map (their windows still enter the all-letter mean).
+
+    Returns
+    -------
+    LetterMaps
+        Per letter: the average of its aligned windows minus the average of all K aligned
+        windows (the mean over all letters' windows), divided by its max |value| (an all-zero
+        map stays zero).
+    """
+    windows = np.asarray(windows, dtype=np.float64)
+    letters = list(letters)
+    if len(letters) != len(windows):
+        raise ValueError(f"{len(windows)} windows but {len(letters)} letters")
+    if min_windows < 1:
+        raise ValueError(f"min_windows must be >= 1, got {min_windows}")
+    aligned, shifts = align(windows, attributions, position)
+    kept = sorted(letter for letter in set(letters) if letters.count(letter) >= min_windows)
+    if len(kept) < 2:
+        raise ValueError(f"NAvAI compares letters: need at least 2 letters with >= {min_windows} "
+                         f"windows, got {kept}")
+    labels = np.array(letters)
+    averages = np.stack([aligned[labels == letter].mean(0) for letter in kept])
+    maps = averages - aligned.mean(0)
+    scale = np.abs(maps).reshape(len(maps), -1).max(1)
+    maps = maps / np.where(scale > 0, scale, 1.0)[:, None, None]
+    return LetterMaps(kept, maps, averages, np.array([letters.count(c) for c in kept]), shifts,
+                      letters)
+
+
+def navai_grid(windows, letters: Sequence[str], lrp, sens, min_windows: int = 1
+               ) -> dict[str, LetterMaps]:
+    """:func:`navai` for each of :data:`ALIGNMENTS` (none, max LRP, max / min sensitivity)."""
+    settings = {"none": (None, "max"), "max_lrp": (lrp, "max"), "max_sens": (sens, "max"),
+                "min_sens": (sens, "min")}
+    return {name: navai(windows, letters, attributions, position, min_windows)
+            for name, (attributions, position) in settings.items()}
+
+
+def letter_specificity(maps) -> float:
+    """Mean Pearson correlation over all pairs of letters' maps (L, ...): lower means the
+    maps are more specific to their letters.
+
+    Pass :attr:`LetterMaps.averages`: after subtracting the all-letter mean the maps sum to
+    zero when weighted by their counts, which pulls their mean pairwise correlation towards
+    ``-1 / (L - 1)`` whatever the alignment (exactly so for equal counts and equal norms).
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim < 2 or len(maps) < 2:
+        raise ValueError(f"need maps of at least 2 letters, (L, ...), got shape {maps.shape}")
+    flat = maps.reshape(len(maps), -1)
+    flat = flat - flat.mean(1, keepdims=True)
+    norms = np.linalg.norm(flat, axis=1)
+    if (norms == 0).any():
+        raise ValueError("a constant map has no correlation")
+    correlation = (flat / norms[:, None]) @ (flat / norms[:, None]).T
+    return float(correlation[np.triu_indices(len(maps), 1)].mean())
+
+
+def alignment_shift(result: LetterMaps) -> dict[str, float]:
+    """Mean |shift| in frames that the alignment moved the windows of each letter of
+    ``result``, and over all windows (key ``"all"``)."""
+    labels = np.array(result.window_letters)
+    shifts = np.abs(result.shifts)
+    return {**{letter: float(shifts[labels == letter].mean()) for letter in result.letters},
+            "all": float(shifts.mean())}

@@ -1,0 +1,169 @@
+"""NAvAI's local introspection: letter windows, sensitivity and the two LRP variants,
+the paper's BatchNorm sign rule checked against a direct numpy computation of Eqs. 3-4."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from speechxai.attribution import AttributionError
+from speechxai.attribution.navai import (
+    BN_RULE_EPSILON,
+    letter_windows,
+    lrp_bn_rule,
+    lrp_zennit,
+    sensitivity,
+)
+from speechxai.ctc import ALPHABET
+from speechxai.models import Wav2Letter, receptive_field
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_model(channels=(4,), kernels=(3,), dilations=None, seed=0, dtype=torch.float64):
+    """A tiny recognizer whose BatchNorms have random statistics and some negative scales,
+    so that BatchNorm flips the sign of some convolution outputs."""
+    torch.manual_seed(seed)
+    model = Wav2Letter(channels, kernels, dilations, in_channels=3).to(dtype)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n))
+            module.running_var.copy_(torch.rand(n) + 0.5)
+            module.weight.data.copy_(torch.randn(n))
+            module.bias.data.copy_(torch.randn(n))
+    return model.eval()
+
+
+def bn_rule_reference(model: Wav2Letter, window: np.ndarray, target: int) -> np.ndarray:
+    """Krug & Stober (2018), Eqs. 3-4, by explicit loops over every z_ij, in float64, with
+    the relevances divided by their max |value| after each layer."""
+    layers = list(model.layers)
+    blocks = []
+    a = window.astype(np.float64)
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, nn.Conv1d):
+            continue
+        w = layer.weight.detach().double().numpy()
+        b = layer.bias.detach().double().numpy()
+        k, d = layer.kernel_size[0], layer.dilation[0]
+        frames = a.shape[1] - (k - 1) * d
+        z = np.array([[b[o] + sum(a[c, t + j * d] * w[o, c, j] for c in range(a.shape[0])
+                                  for j in range(k)) for t in range(frames)]
+                      for o in range(w.shape[0])])
+        after = z
+        if index + 1 < len(layers) and isinstance(layers[index + 1], nn.BatchNorm1d):
+            bn = layers[index + 1]
+            mean, var = bn.running_mean.double().numpy(), bn.running_var.double().numpy()
+            scale, shift = bn.weight.detach().double().numpy(), bn.bias.detach().double().numpy()
+            after = (z - mean[:, None]) / np.sqrt(var[:, None] + bn.eps) * scale[:, None] \
+                + shift[:, None]
+        blocks.append((a, w, d, z, after))
+        a = np.maximum(after, 0) if after is not z else z
+    relevance = np.zeros_like(a)
+    relevance[target, 0] = 1.0  # the one-hot R(out)
+    for a, w, d, z, after in reversed(blocks):
+        lower = np.zeros_like(a)
+        for o in range(w.shape[0]):
+            for t in range(z.shape[1]):
+                ratio = np.sign(after[o, t]) / (abs(z[o, t]) + BN_RULE_EPSILON)
+                for c in range(w.shape[1]):
+                    for j in range(w.shape[2]):
+                        lower[c, t + j * d] += a[c, t + j * d] * w[o, c, j] * ratio \
+                            * relevance[o, t]
+        relevance = lower / max(np.abs(lower).max(), np.finfo(np.float64).tiny)
+    return relevance
+
+
+@pytest.mark.parametrize("config", [
+    {"channels": (4,), "kernels": (3,)},
+    {"channels": (6, 6), "kernels": (3, 2)},
+    {"channels": (3, 4), "kernels": (2, 3), "dilations": (1, 2)},
+])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_bn_rule_matches_the_direct_computation(config, dtype):
+    model = small_model(**config, dtype=dtype)
+    rf = receptive_field(model)
+    windows = torch.randn(3, 3, rf, dtype=dtype)  # negative and positive inputs
+    letters = ["a", "k", "z"]
+    relevance = lrp_bn_rule(model, windows, letters)
+    assert relevance.shape == windows.shape
+    for window, letter, result in zip(windows, letters, relevance, strict=True):
+        expected = bn_rule_reference(model, window.double().numpy(), ALPHABET.index(letter))
+        error = np.abs(result.double().numpy() - expected).max()
+        assert error < (1e-10 if dtype == torch.float64 else 1e-5), error
+        assert abs(np.abs(result.numpy()).max() - 1) < 1e-6  # rescaled at the input layer too
+
+
+def test_bn_sign_matters_and_hooks_are_removed():
+    model = small_model(channels=(6,), kernels=(3,))
+    window = torch.randn(3, 3, dtype=torch.float64)
+    before = model(window[None]).detach()
+    relevance = lrp_bn_rule(model, window, "e")
+    # the same rule with sgn(z_j) instead of sgn(bn(z_j)) (no BatchNorm known) differs
+    bn = model.layers[1]
+    model.layers[1] = nn.Identity()
+    plain = lrp_bn_rule(model, window, "e")
+    model.layers[1] = bn
+    assert not torch.allclose(relevance, plain)
+    assert torch.equal(model(window[None]).detach(), before)
+    assert all(not module._forward_hooks and not module._forward_pre_hooks
+               for module in model.modules())
+
+
+def test_sensitivity_is_the_gradient_of_the_letter_logit():
+    model = small_model(channels=(4, 4), kernels=(3, 3))
+    window = torch.randn(3, receptive_field(model), dtype=torch.float64, requires_grad=True)
+    model(window[None])[0, 0, ALPHABET.index("q")].backward()
+    assert torch.allclose(sensitivity(model, window.detach(), "q"), window.grad)
+    batch = torch.randn(4, 3, receptive_field(model), dtype=torch.float64)
+    together = sensitivity(model, batch, ["a", "b", "c", "d"])
+    alone = torch.stack([sensitivity(model, w, c) for w, c in zip(batch, "abcd", strict=True)])
+    assert torch.allclose(together, alone)
+
+
+def test_lrp_zennit_merges_batchnorm_and_restores_the_model():
+    model = small_model(channels=(4, 4), kernels=(3, 3))
+    model.train()
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    windows = torch.randn(2, 3, receptive_field(model), dtype=torch.float64)
+    relevance = lrp_zennit(model, windows, ["s", "t"])
+    assert relevance.shape == windows.shape and torch.isfinite(relevance).all()
+    assert relevance.abs().sum() > 0
+    assert model.training
+    assert all(torch.equal(state[key], value) for key, value in model.state_dict().items())
+
+
+def test_attribution_input_errors():
+    model = small_model()
+    rf = receptive_field(model)
+    with pytest.raises(AttributionError, match="exactly one output frame"):
+        sensitivity(model, torch.randn(3, rf + 1, dtype=torch.float64), "a")
+    with pytest.raises(AttributionError, match="a-z"):
+        lrp_bn_rule(model, torch.randn(3, rf, dtype=torch.float64), " ")
+    with pytest.raises(AttributionError, match="K letters"):
+        lrp_zennit(model, torch.randn(2, 3, rf, dtype=torch.float64), ["a"])
+
+
+def test_letter_windows_are_the_receptive_fields_of_letter_frames():
+    model = small_model(channels=(4, 4), kernels=(3, 4), dtype=torch.float32)
+    rf = receptive_field(model)
+    log_mel = torch.randn(3, 40)
+    windows, letters, frames = letter_windows(model, log_mel)
+    predicted = model(log_mel[None])[0].argmax(-1)
+    is_letter = [ALPHABET[p].isalpha() if p < len(ALPHABET) else False for p in predicted]
+    assert frames.tolist() == [t for t, ok in enumerate(is_letter) if ok] and len(frames) > 0
+    assert windows.shape == (len(frames), 3, rf)
+    for window, letter, t in zip(windows, letters, frames, strict=True):
+        assert torch.equal(window, log_mel[:, t:t + rf])
+        assert ALPHABET[int(model(window[None])[0, 0].argmax())] == letter
+    with pytest.raises(AttributionError, match="receptive field"):
+        letter_windows(model, torch.randn(3, rf - 1))
