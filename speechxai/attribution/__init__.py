@@ -1,6 +1,7 @@
 """Attribution methods that explain the book's speech classifiers (LRP through zennit,
 and through DeepSpeech's LSTM) and what can be made of their relevances (audible explanations)."""
 
+from speechxai.attribution.actmax import OptimalInput, activation_maximisation
 from speechxai.attribution.asr import (
     METHODS,
     SHAP_MAX_EVALS,
@@ -27,8 +28,40 @@ from speechxai.attribution.lrp import (
     without_biases,
 )
 from speechxai.attribution.lstm_lrp import deepspeech_lrp, lstm_relevance
+from speechxai.attribution.navai import (
+    ALIGNMENTS,
+    BatchNormSignRule,
+    LetterMaps,
+    LetterWindows,
+    align,
+    alignment_shift,
+    bn_rule_composite,
+    letter_specificity,
+    letter_windows,
+    lrp_bn_rule,
+    lrp_zennit,
+    navai,
+    navai_grid,
+    sensitivity,
+)
 
 __all__ = [
+    "ALIGNMENTS",
+    "BatchNormSignRule",
+    "LetterMaps",
+    "LetterWindows",
+    "OptimalInput",
+    "activation_maximisation",
+    "align",
+    "alignment_shift",
+    "bn_rule_composite",
+    "letter_specificity",
+    "letter_windows",
+    "lrp_bn_rule",
+    "lrp_zennit",
+    "navai",
+    "navai_grid",
+    "sensitivity",
     "METHODS",
     "SHAP_MAX_EVALS",
     "attribute",

@@ -1,0 +1,143 @@
+"""NAvAI (Krug & Stober 2018) on synthetic letter windows whose right answers are known:
+each letter has a sharp bump in its own frequency bin at a random time, on a pattern that
+all letters share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechxai.attribution.navai import (
+    ALIGNMENTS,
+    align,
+    alignment_shift,
+    letter_specificity,
+    navai,
+    navai_grid,
+)
+
+BINS, WIDTH, CENTRE = 6, 31, 15
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def synthetic(letters="abc", per_letter=20, seed=0):
+    """Windows with a shared ridge in the top bin, noise, and per letter a bump of height 3
+    (one frame wide) in bin ``letters.index(letter)`` at a random frame; the bump frames."""
+    rng = np.random.default_rng(seed)
+    labels = [letter for letter in letters for _ in range(per_letter)]
+    windows = 0.05 * rng.standard_normal((len(labels), BINS, WIDTH))
+    windows[:, -1] += 1.0
+    where = rng.integers(3, WIDTH - 3, len(labels))
+    for k, (letter, t) in enumerate(zip(labels, where, strict=True)):
+        windows[k, letters.index(letter), t] += 3.0
+    return windows, labels, where
+
+
+def test_align_centres_the_attribution_maximum_and_pads_with_zeros():
+    windows, _, where = synthetic()
+    aligned, shifts = align(windows, windows, "max")
+    assert np.array_equal(shifts, where - CENTRE)
+    assert (aligned.sum(1).argmax(1) == CENTRE).all()
+    k = int(np.argmax(shifts))  # moved furthest to the left: zeros enter on the right
+    assert (aligned[k][:, WIDTH - shifts[k]:] == 0).all()
+    assert np.array_equal(aligned[k][:, :WIDTH - shifts[k]], windows[k][:, shifts[k]:])
+    minimum, min_shifts = align(-windows, -windows, "min")
+    assert np.array_equal(min_shifts, shifts) and np.allclose(minimum, -aligned)
+    same, none = align(windows, None)
+    assert np.array_equal(same, windows) and not none.any()
+
+
+def test_aligned_averaging_recovers_a_sharp_bump_unaligned_blurs_it():
+    windows, labels, _ = synthetic()
+    aligned = navai(windows, labels, windows, "max")
+    unaligned = navai(windows, labels)
+    for index in range(3):
+        sharp = aligned.averages[index, index]
+        blurred = unaligned.averages[index, index]
+        assert sharp.argmax() == CENTRE and sharp[CENTRE] == pytest.approx(3, abs=0.05)
+        assert np.delete(sharp, CENTRE).max() < 0.1
+        assert blurred.max() < 1.0
+        assert aligned.maps[index, index].argmax() == CENTRE
+        assert aligned.maps[index, index, CENTRE] == pytest.approx(1)
+    # specificity: the aligned letter averages are less alike than the unaligned ones
+    assert letter_specificity(aligned.averages) < letter_specificity(unaligned.averages) - 0.1
+
+
+def test_maps_subtract_the_mean_of_all_windows_and_are_normalised():
+    windows, labels, _ = synthetic(letters="ab", per_letter=5)
+    windows = np.concatenate([windows, windows[:3]])  # unequal counts: 8 "a", 5 "b"
+    labels = labels + labels[:3]
+    result = navai(torch.tensor(windows), labels)
+    assert result.letters == ["a", "b"] and result.counts.tolist() == [8, 5]
+    labels = np.array(labels)
+    for index, letter in enumerate("ab"):
+        expected = windows[labels == letter].mean(0) - windows.mean(0)
+        assert np.allclose(result.maps[index], expected / np.abs(expected).max())
+        assert np.allclose(result.averages[index], windows[labels == letter].mean(0))
+    assert np.allclose(np.abs(result.maps).max((1, 2)), 1)
+
+
+def test_specificity_of_mean_subtracted_maps_is_fixed_by_geometry():
+    # equal counts and symmetric letters: maps sum to zero, correlation -1/(L-1) always
+    windows, labels, _ = synthetic(letters="abc", per_letter=20)
+    windows[:, :3] = 0.0
+    for k, letter in enumerate(labels):
+        windows[k, "abc".index(letter), (7 * k) % WIDTH] = 3.0
+    for attributions in (None, windows):
+        maps = navai(windows, labels, attributions).maps
+        assert letter_specificity(maps) == pytest.approx(-0.5, abs=0.05)
+
+
+def test_letter_specificity_is_the_mean_pairwise_pearson_correlation():
+    rng = np.random.default_rng(1)
+    maps = rng.standard_normal((4, 3, 5))
+    pairs = [np.corrcoef(maps[i].ravel(), maps[j].ravel())[0, 1]
+             for i in range(4) for j in range(i + 1, 4)]
+    assert letter_specificity(maps) == pytest.approx(np.mean(pairs))
+    assert letter_specificity(np.stack([maps[0], 2 * maps[0] + 1])) == pytest.approx(1)
+
+
+def test_alignment_shift_and_min_windows():
+    windows, labels, where = synthetic()
+    result = navai(windows, labels, windows, "max", min_windows=1)
+    shifts = alignment_shift(result)
+    for letter in "abc":
+        chosen = [t for t, c in zip(where, labels, strict=True) if c == letter]
+        assert shifts[letter] == pytest.approx(np.abs(np.array(chosen) - CENTRE).mean())
+    assert shifts["all"] == pytest.approx(np.abs(where - CENTRE).mean())
+    assert alignment_shift(navai(windows, labels))["all"] == 0
+    few = navai(windows[:45], labels[:45], min_windows=10)  # 20 a, 20 b, 5 c
+    assert few.letters == ["a", "b"]
+
+
+def test_grid_has_the_four_alignments():
+    windows, labels, _ = synthetic(per_letter=4)
+    grid = navai_grid(windows, labels, lrp=windows, sens=-windows)
+    assert tuple(grid) == ALIGNMENTS
+    assert np.array_equal(grid["max_lrp"].shifts, grid["min_sens"].shifts)
+
+
+def test_bad_inputs():
+    windows, labels, _ = synthetic(per_letter=3)
+    with pytest.raises(ValueError, match="at least 2 letters"):
+        navai(windows[:3], labels[:3])
+    with pytest.raises(ValueError, match="windows but"):
+        navai(windows, labels[:-1])
+    with pytest.raises(ValueError, match="shape"):
+        navai(windows, labels, windows[:, :, :-1])
+    with pytest.raises(ValueError, match="'max' or 'min'"):
+        navai(windows, labels, windows, "centre")
+    with pytest.raises(ValueError, match=r"\(K, bins, rf\)"):
+        align(windows[0], None)
+    with pytest.raises(ValueError, match="at least 2 letters"):
+        letter_specificity(windows[:1])
+    with pytest.raises(ValueError, match="min_windows"):
+        navai(windows, labels, min_windows=0)
