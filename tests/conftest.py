@@ -82,3 +82,15 @@ def shared_data() -> Path:
     if not folder.is_dir():
         pytest.skip(f"real speech not available: no folder {folder} (set SPEECHXAI_SHARED_DATA)")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread for the tiny models of the unit tests: on a busy 2-core machine
+    torch's thread pool made them up to 100x slower (1.5 s vs 13 ms per LRP call measured)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,14 +10,6 @@ from speechxai.attribution.actmax import activation_maximisation
 from speechxai.models import Wav2Letter, receptive_field
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def model():
     torch.manual_seed(0)

@@ -18,16 +18,6 @@ from speechxai.ctc import ctc_loss, greedy_decode
 from speechxai.features import mfcc_windows
 from speechxai.models import DeepSpeech
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 RATE = 22050
 
 

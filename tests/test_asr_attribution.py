@@ -25,15 +25,6 @@ FRAMES = 5
 TARGETS = [(1, "a"), (4, BLANK), (2, 0)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model() -> DeepSpeech:
     torch.manual_seed(0)

@@ -7,7 +7,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 
 from speechxai.attribution import (
     AttributionError,
@@ -28,12 +27,8 @@ matplotlib.use("Agg")
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def close_figures():
     yield
-    torch.set_num_threads(threads)
     plt.close("all")
 
 

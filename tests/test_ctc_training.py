@@ -28,15 +28,6 @@ from speechxai.features import mfcc_windows
 from speechxai.models import DeepSpeech
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Item(NamedTuple):
     waveform: torch.Tensor
     sample_rate: int

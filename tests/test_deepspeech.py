@@ -24,15 +24,6 @@ from speechxai.ctc import (
 from speechxai.models import DeepSpeech, ExplicitLSTM
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_explicit_lstm_equals_torchs_lstm_with_the_same_weights():
     torch.manual_seed(0)
     lstm = nn.LSTM(3, 4, batch_first=True).double()

@@ -15,15 +15,6 @@ from speechxai.evaluation.deletion import (
     deletion_order,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CHARACTER = 5
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from speechxai.datasets import AudioMNIST
 from speechxai.evaluation import DEFAULT_FRACTIONS
@@ -26,7 +25,6 @@ def runs(sample, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     previous = os.environ.get("SPEECHXAI_DATA_DIR")
     os.environ["SPEECHXAI_DATA_DIR"] = str(cache)
-    torch.set_num_threads(1)
     try:
         return {
             (architecture, task): study.run_folds(sample, architecture, task, 1, TINY,

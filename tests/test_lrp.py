@@ -21,16 +21,6 @@ from speechxai.models import AlexNet, AudioNet
 STABILISER = 1e-6  # zennit's default for z^B and gamma, added to each denominator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine the tiny models here ran ~100x
-    slower with torch's default thread pool (measured: 1.5 s vs 13 ms per relevance)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_audionet(seed: int = 0) -> AudioNet:
     torch.manual_seed(seed)
     return AudioNet(10, width=0.05).double()

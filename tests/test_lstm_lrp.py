@@ -26,15 +26,6 @@ HIDDEN = 8
 FRAMES = 6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the machine is shared and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(seed: int = 0, hidden: int = HIDDEN) -> DeepSpeech:
     torch.manual_seed(seed)
     return DeepSpeech(hidden=hidden).double()

@@ -20,14 +20,6 @@ from speechxai.attribution.navai import (
 BINS, WIDTH, CENTRE = 6, 31, 15
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def synthetic(letters="abc", per_letter=20, seed=0):
     """Windows with a shared ridge in the top bin, noise, and per letter a bump of height 3
     (one frame wide) in bin ``letters.index(letter)`` at a random frame; the bump frames."""

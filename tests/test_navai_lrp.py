@@ -20,14 +20,6 @@ from speechxai.ctc import ALPHABET
 from speechxai.models import Wav2Letter, receptive_field
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_model(channels=(4,), kernels=(3,), dilations=None, seed=0, dtype=torch.float64):
     """A tiny recognizer whose BatchNorms have random statistics and some negative scales,
     so that BatchNorm flips the sign of some convolution outputs."""

@@ -12,14 +12,6 @@ from speechxai.inputs import DigitSignals
 from speechxai.training import TrainingConfig, accuracy, build_model, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def toy_signals(n: int = 12, seed: int = 0) -> DigitSignals:
     """Tones: a high one (1,500-1,950 Hz) for the female class, a low one (150-195 Hz) for
     the male class, the digit setting the step within the range."""

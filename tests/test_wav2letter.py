@@ -9,14 +9,6 @@ from torch import nn
 from speechxai.models import Wav2Letter, output_stride, receptive_field
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def empirical_receptive_field(model: nn.Module, bins: int, frames: int) -> int:
     """Width of the input span with a non-zero gradient of one middle output frame, over 16
     random inputs (a ReLU switched off can hide an edge frame from one input's gradient)."""
