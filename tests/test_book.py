@@ -111,20 +111,27 @@ def test_first_chapter_shows_figure_and_both_players_offline(smoke_build):
     assert 'src="blob:' in widget_players[0], "the widget player has no audio data"
 
 
-def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
-    page = smoke_build / "html" / "book" / "audiomnist.html"
-    dom = dump_dom(page)
-
+def assert_figures(page: Path, dom: str, at_least: int, what: str) -> None:
+    """The page shows at least ``at_least`` figures, none of them empty."""
     figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', dom)
-    assert len(figures) >= 3, f"expected Figs. 1-3, found {len(figures)} figures"
+    assert len(figures) >= at_least, f"expected {what}, found {len(figures)} figures"
     for figure in figures:
         pixels = matplotlib.image.imread(page.parent / figure)
         assert pixels.shape[0] > 200 and pixels.std() > 0.05, f"{figure} looks empty"
 
-    captions = re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
+
+def captions(dom: str) -> list[str]:
+    return re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
+
+
+def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
+    page = smoke_build / "html" / "book" / "audiomnist.html"
+    dom = dump_dom(page)
+
+    assert_figures(page, dom, 3, "Figs. 1-3")
     for expected in ("Table 1", "Sex accuracy", "Area under the accuracy curve",
                      "Simulated reader"):
-        assert any(expected in caption for caption in captions), f"no table {expected!r}"
+        assert any(expected in caption for caption in captions(dom)), f"no table {expected!r}"
 
     sounds = re.findall(r'<source src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', dom)
     assert len(sounds) >= 3, "no original + audible explanations as <audio> elements"
@@ -144,11 +151,6 @@ def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
 def test_deepspeech_chapter_shows_its_figures_and_tables(smoke_build):
     page = smoke_build / "html" / "book" / "deepspeech.html"
     dom = dump_dom(page)
-    figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', dom)
-    assert len(figures) >= 3, f"expected Fig. 1, attack profiles, deletion curves: {figures}"
-    for figure in figures:
-        pixels = matplotlib.image.imread(page.parent / figure)
-        assert pixels.shape[0] > 200 and pixels.std() > 0.05, f"{figure} looks empty"
-    captions = re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
-    assert any("Where the attributions lie" in caption for caption in captions)
+    assert_figures(page, dom, 5, "Fig. 1 in three views, attack profiles, deletion curves")
+    assert any("Where the attributions lie" in caption for caption in captions(dom))
     assert "greedy transcript" in dom and "transcribed after attack" in dom
