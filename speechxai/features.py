@@ -385,6 +385,16 @@ def _mel_transform() -> torchaudio.transforms.MelSpectrogram:
     )
 
 
+def log_mel_frequencies() -> np.ndarray:
+    """Centre frequency (Hz) of each of :func:`log_mel`'s 128 bins: the mean frequency of its
+    Slaney-scale triangle, weighted by the triangle."""
+    n_freqs = LOG_MEL_WINDOW // 2 + 1
+    banks = torchaudio.functional.melscale_fbanks(
+        n_freqs, 0.0, LOG_MEL_RATE / 2, LOG_MEL_BINS, LOG_MEL_RATE, mel_scale="slaney").numpy()
+    frequencies = np.linspace(0.0, LOG_MEL_RATE / 2, n_freqs)
+    return (banks * frequencies[:, None]).sum(0) / banks.sum(0)
+
+
 def log_mel(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Log-mel spectrogram (128, T) at 16 kHz, z-normalised per mel bin over time.
 

@@ -303,3 +303,14 @@ def test_spectrogram_axes_locate_a_tone_and_a_click():
     click[4000] = 1.0
     column = int(audiomnist_spectrogram(click).mean(0).argmax())
     assert abs(times[column] - 0.5) < 0.005
+
+
+def test_log_mel_frequencies_locate_a_tone():
+    from speechxai.features import _mel_transform, log_mel_frequencies
+
+    centres = log_mel_frequencies()
+    # the lowest Slaney filters hold a single FFT bin each, so neighbours may share a centre
+    assert centres.shape == (128,) and np.all(np.diff(centres) >= 0) and centres[-1] < 8000
+    t = torch.arange(16000) / 16000
+    power = _mel_transform()(0.5 * torch.sin(2 * torch.pi * 2000 * t))  # log_mel before its log
+    assert abs(centres[int(power.mean(1).argmax())] - 2000) < 100
