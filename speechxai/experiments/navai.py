@@ -1,0 +1,272 @@
+"""The NAvAI chapter's protocol (Krug & Stober 2018, "Introspection for convolutional
+automatic speech recognition"): a small Wav2Letter-like recognizer
+(:class:`speechxai.models.Wav2Letter`) is trained with CTC on the spoken digit sequences of
+the DeepSpeech chapter (:func:`speechxai.experiments.deepspeech.sequence_split`), scored by
+character and word error rates, and its letter windows are cut for introspection.
+
+Input: the z-normalised 128-bin log-mel spectrogram of :func:`speechxai.features.log_mel`
+(10 ms hop), cached in memory by waveform content.
+
+Silence padding: the convolutions are valid, so an output frame exists only where the whole
+receptive field ``rf`` fits into the input, and letters spoken within ``rf/2`` frames of an
+utterance's edges would have no output frame centred on them. During training and evaluation
+every utterance therefore gets ``config.pad`` frames of silence (default ``rf // 2``) on both
+sides. The silence value of a mel bin is that bin's minimum over the utterance (the
+z-normalised floor: in digital silence ``log(0 + 1e-6)`` after normalisation; in real
+recordings the quietest frame). The same per-utterance floor fills the tail of the shorter
+utterances of a batch; output lengths ``(T + 2 pad - rf) // stride + 1`` leave the tail out
+of the CTC loss, and filling it with silence rather than zeros keeps it from skewing the
+BatchNorm batch statistics. The windows analysed (:func:`analysis_windows`) are cut from the
+unpadded spectrogram and hold no padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from speechxai.attribution.navai import LetterWindows, letter_windows
+from speechxai.ctc import character_error_rate, ctc_loss, greedy_decode, word_error_rate
+from speechxai.datasets import data_root
+from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
+from speechxai.features import log_mel
+from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
+
+_LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
+
+
+def utterance_log_mel(item) -> torch.Tensor:
+    """The (128, T) z-normalised log-mel spectrogram of an utterance (``item.waveform``,
+    ``item.sample_rate``; :func:`speechxai.features.log_mel`), cached in memory by the
+    waveform's content."""
+    key = _content_key(item)
+    if key not in _LOG_MELS:
+        _LOG_MELS[key] = log_mel(item.waveform, item.sample_rate)
+    return _LOG_MELS[key]
+
+
+@dataclass(frozen=True)
+class Wav2LetterConfig:
+    """Everything that decides a trained Wav2Letter besides its training data (whose content
+    joins the cache key in :func:`train_wav2letter`).
+
+    ``channels``, ``kernels`` and ``strides`` (one entry per hidden convolution) build the
+    network (:meth:`build`); ``pad`` is the number of silence frames added on both sides of
+    every utterance in training and evaluation so that letters near the edges get an output
+    frame centred on them (None: half the receptive field, :attr:`padding`).
+    """
+
+    channels: tuple[int, ...] = (96, 96, 96, 96)
+    kernels: tuple[int, ...] = (13, 13, 13, 13)
+    strides: tuple[int, ...] = (1, 1, 1, 1)
+    steps: int = 600
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    seed: int = 0
+    bf16: bool = False
+    gradient_clip: float = 5.0
+    cosine: bool = True  # anneal the learning rate to zero over the steps
+    pad: int | None = None
+
+    def __post_init__(self):
+        for name in ("channels", "kernels", "strides"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if not len(self.channels) == len(self.kernels) == len(self.strides) >= 1:
+            raise ValueError(f"channels, kernels and strides need one entry per hidden layer "
+                             f"(at least one), got {self.channels}, {self.kernels} and "
+                             f"{self.strides}")
+        if min(*self.channels, *self.kernels, *self.strides) < 1:
+            raise ValueError(f"channels, kernels and strides must be positive, got {self}")
+        if min(self.steps, self.batch_size) < 1 or self.learning_rate <= 0:
+            raise ValueError(f"steps and batch_size must be >= 1 and the learning rate "
+                             f"positive, got {self}")
+        if self.pad is not None and self.pad < 0:
+            raise ValueError(f"pad must be None or >= 0 frames, got {self.pad}")
+
+    def build(self) -> Wav2Letter:
+        """A freshly initialised network of this shape (seed the global RNG first)."""
+        return Wav2Letter(self.channels, self.kernels, strides=self.strides)
+
+    @property
+    def receptive_field(self) -> int:
+        rf, jump = 1, 1
+        for kernel, stride in zip(self.kernels, self.strides, strict=True):
+            rf += (kernel - 1) * jump
+            jump *= stride
+        return rf
+
+    @property
+    def padding(self) -> int:
+        """Silence frames added on each side: ``pad``, or half the receptive field."""
+        return self.receptive_field // 2 if self.pad is None else self.pad
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainedWav2Letter:
+    """A trained Wav2Letter (eval mode) reading (N, 128, T) log-mels, and how training went."""
+
+    model: Wav2Letter
+    config: Wav2LetterConfig
+    history: dict[str, list[float]]  # "loss" per step; "step", "cer" when monitored
+
+
+def _silence_padded(spectrogram: torch.Tensor, pad: int, length: int) -> torch.Tensor:
+    """``spectrogram`` with ``pad`` frames of its per-bin minimum before and after, then more
+    of it on the right up to ``length`` frames."""
+    floor = spectrogram.min(dim=1, keepdim=True).values
+    total = max(length, spectrogram.shape[1] + 2 * pad)
+    return torch.cat([floor.expand(-1, pad), spectrogram,
+                      floor.expand(-1, total - spectrogram.shape[1] - pad)], dim=1)
+
+
+def padded_batch(spectrograms: Sequence[torch.Tensor], pad: int, model: nn.Module
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 128, T) silence-padded batch of (128, T_i) log-mels and the (N,) numbers of output
+    frames of ``model`` that see no batch filling: ``(T_i + 2 pad - rf) // stride + 1``.
+    Utterances shorter than the receptive field get more silence on the right (one output
+    frame)."""
+    rf, stride = receptive_field(model), output_stride(model)
+    inputs = [max(s.shape[1] + 2 * pad, rf) for s in spectrograms]
+    batch = torch.stack([_silence_padded(s, pad, max(inputs)) for s in spectrograms])
+    return batch, torch.tensor([(n - rf) // stride + 1 for n in inputs])
+
+
+def train_wav2letter(
+    config: Wav2LetterConfig,
+    train_items: Sequence,
+    progress: bool = True,
+    cache_dir: str | Path | None = None,
+    monitor_items: Sequence | None = None,
+) -> TrainedWav2Letter:
+    """Train (or load from the cache) Wav2Letter with CTC on ``train_items``.
+
+    Seeded Adam on random batches of silence-padded log-mels (module docstring) with their
+    output lengths (:func:`speechxai.ctc.ctc_loss`), gradient norm clipping, optionally
+    cosine annealing and bfloat16 autocast. Items need ``waveform``, ``sample_rate`` and
+    ``transcript``. Cached at ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``,
+    keyed by the configuration and the training data's waveforms and transcripts.
+
+    ``monitor_items`` are scored by :func:`evaluate_wav2letter` five times during training;
+    their CERs land in ``history["cer"]`` (they do not change the weights and are not part
+    of the cache key).
+    """
+    items = list(train_items)
+    if not items:
+        raise ValueError("no training items")
+    key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode())
+    path = Path(cache_dir or data_root() / "models") / f"wav2letter-{key.hexdigest()[:16]}.pt"
+    if path.exists():
+        saved = torch.load(path, weights_only=True)
+        model = config.build()
+        model.load_state_dict(saved["state"])
+        return TrainedWav2Letter(model.eval(), config, saved["history"])
+
+    spectrograms = [utterance_log_mel(item)
+                    for item in tqdm(items, desc="log-mel", disable=not progress)]
+    transcripts = [item.transcript for item in items]
+    torch.manual_seed(config.seed)
+    model = config.build()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+    def factor(step: int) -> float:
+        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    rng = np.random.default_rng(config.seed)
+    history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
+    name = f"Wav2Letter({'-'.join(map(str, config.channels))}, rf {config.receptive_field})"
+    bar = tqdm(range(config.steps), desc=name, disable=not progress)
+    for step in bar:
+        model.train()
+        chosen = rng.choice(len(items), config.batch_size, replace=len(items) < config.batch_size)
+        batch, lengths = padded_batch([spectrograms[i] for i in chosen], config.padding, model)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits = model(batch)
+        loss = ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
+        optimizer.step()
+        schedule.step()
+        history["loss"].append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}")
+        if monitor_items is not None and ((step + 1) % max(1, config.steps // 5) == 0
+                                          or step + 1 == config.steps):
+            history["step"].append(step + 1)
+            history["cer"].append(evaluate_wav2letter(model, monitor_items, config.padding).cer)
+            bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
+                            cer=f"{history['cer'][-1]:.3f}")
+    model.eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save({"state": model.state_dict(), "history": history}, partial)
+    partial.replace(path)
+    return TrainedWav2Letter(model, config, history)
+
+
+def evaluate_wav2letter(model: nn.Module, items: Sequence, pad: int,
+                        batch_size: int = 32) -> Recognition:
+    """Character and word error rates of ``model``'s greedy CTC transcripts
+    (:func:`speechxai.ctc.greedy_decode`) of ``items`` padded with ``pad`` silence frames on
+    both sides (as in training: ``config.padding``), over the whole set (edits summed, then
+    divided). Leaves the model in eval mode."""
+    items = list(items)
+    if not items:
+        raise ValueError("no items to evaluate")
+    model.eval()
+    hypotheses = []
+    with torch.no_grad():
+        for start in range(0, len(items), batch_size):
+            batch, lengths = padded_batch(
+                [utterance_log_mel(item) for item in items[start:start + batch_size]], pad, model)
+            logits = model(batch)
+            hypotheses += [greedy_decode(row[:n]) for row, n in zip(logits, lengths, strict=True)]
+    references = [item.transcript for item in items]
+    return Recognition(character_error_rate(references, hypotheses),
+                       word_error_rate(references, hypotheses), hypotheses)
+
+
+class AnalysisWindows(NamedTuple):
+    """The letter windows of several utterances (:class:`LetterWindows`, concatenated)."""
+
+    windows: torch.Tensor  # (K, 128, rf)
+    letters: list[str]  # (K,) predicted letters a-z
+    frames: np.ndarray  # (K,) output frame in its utterance; input starts at frame * stride
+    items: np.ndarray  # (K,) index of the window's utterance in ``items``
+
+
+def analysis_windows(model: nn.Module, items: Sequence) -> AnalysisWindows:
+    """Every output frame of every item predicted as one letter a-z, cut to the receptive
+    field (:func:`speechxai.attribution.navai.letter_windows`) from the unpadded log-mel,
+    so that no window holds padding. In eval mode each output frame depends only on its own
+    window, so these predictions equal those on the silence-padded input of
+    :func:`evaluate_wav2letter` minus the frames that would see padding. Utterances shorter
+    than the receptive field give no windows."""
+    rf = receptive_field(model)
+    parts: list[LetterWindows] = []
+    owners = []
+    for index, item in enumerate(items):
+        spectrogram = utterance_log_mel(item)
+        if spectrogram.shape[1] >= rf:
+            part = letter_windows(model, spectrogram)
+            parts.append(part)
+            owners.append(np.full(len(part.letters), index))
+    if not parts:
+        return AnalysisWindows(torch.zeros((0, model.layers[0].in_channels, rf)), [],
+                               np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+    return AnalysisWindows(torch.cat([p.windows for p in parts]),
+                           [letter for p in parts for letter in p.letters],
+                           np.concatenate([p.frames for p in parts]).astype(int),
+                           np.concatenate(owners).astype(int))

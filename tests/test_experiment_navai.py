@@ -1,0 +1,124 @@
+"""The NAvAI chapter's protocol (speechxai.experiments.navai): cached log-mels, silence
+padding and output-length bookkeeping, seeded and cached CTC training of a tiny Wav2Letter
+on toy tones, error rates and padding-free letter windows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from test_ctc_training import RATE, Item, toy_items
+
+from speechxai.attribution.navai import LETTERS
+from speechxai.experiments.navai import (
+    Wav2LetterConfig,
+    analysis_windows,
+    evaluate_wav2letter,
+    padded_batch,
+    train_wav2letter,
+    utterance_log_mel,
+)
+from speechxai.features import log_mel
+from speechxai.models.wav2letter import Wav2Letter, receptive_field
+
+CONFIG = Wav2LetterConfig(channels=(8, 8), kernels=(5, 5), strides=(1, 1), steps=30,
+                          batch_size=4, learning_rate=1e-2, cosine=False)
+
+
+def test_log_mels_are_cached_by_content():
+    item = toy_items()[2]
+    torch.testing.assert_close(utterance_log_mel(item), log_mel(item.waveform, RATE),
+                               rtol=0, atol=0)
+    assert utterance_log_mel(item) is utterance_log_mel(Item(item.waveform.clone(), RATE, "x"))
+
+
+def test_config_padding_key_and_validation():
+    assert CONFIG.receptive_field == receptive_field(CONFIG.build()) == 9
+    assert CONFIG.padding == 4 and replace(CONFIG, pad=0).padding == 0
+    strided = replace(CONFIG, strides=(2, 1))
+    assert strided.receptive_field == receptive_field(strided.build()) == 13
+    assert CONFIG.key() == replace(CONFIG).key() != replace(CONFIG, pad=4).key()
+    with pytest.raises(ValueError, match="one entry per hidden layer"):
+        Wav2LetterConfig(channels=(8,), kernels=(5, 5), strides=(1, 1))
+    with pytest.raises(ValueError, match="pad"):
+        replace(CONFIG, pad=-1)
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 1)])
+def test_output_lengths_are_the_model_output_frames_of_each_padded_utterance(strides):
+    torch.manual_seed(0)
+    model = Wav2Letter((4, 4), (5, 5), strides=strides).eval()
+    spectrograms = [torch.randn(128, n) for n in (3, 20, 37)]
+    batch, lengths = padded_batch(spectrograms, 4, model)
+    assert batch.shape == (3, 128, 37 + 8)
+    for spectrogram, row, n in zip(spectrograms, batch, lengths, strict=True):
+        floor = spectrogram.min(1, keepdim=True).values
+        t = spectrogram.shape[1]
+        torch.testing.assert_close(row[:, 4:4 + t], spectrogram)
+        torch.testing.assert_close(row[:, :4], floor.expand(-1, 4))
+        torch.testing.assert_close(row[:, 4 + t:], floor.expand(-1, row.shape[1] - 4 - t))
+        alone = model(row[None, :, :max(t + 8, receptive_field(model))])
+        assert alone.shape[1] == n  # every counted frame sees no batch filling ...
+        torch.testing.assert_close(model(row[None])[0, :n], alone[0])
+    assert model(batch).shape[1] == lengths.max()  # ... and the longest fills the batch
+
+
+def test_training_lowers_the_ctc_loss_and_evaluates(tmp_path):
+    trained = train_wav2letter(CONFIG, toy_items(), progress=False, cache_dir=tmp_path)
+    history = trained.history
+    assert len(history["loss"]) == CONFIG.steps and history["step"] == history["cer"] == []
+    assert np.all(np.isfinite(history["loss"]))
+    assert np.mean(history["loss"][-5:]) < 0.7 * np.mean(history["loss"][:5])
+    assert not trained.model.training
+    result = evaluate_wav2letter(trained.model, toy_items(), CONFIG.padding)
+    assert 0 <= result.cer < np.inf and 0 <= result.wer < np.inf
+    assert len(result.hypotheses) == 4
+
+
+def test_same_seed_same_weights_and_the_cache_returns_them(tmp_path):
+    config = replace(CONFIG, steps=3)
+    first = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path / "a")
+    second = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path / "b")
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    (cached,) = (tmp_path / "a").glob("wav2letter-*.pt")
+    loaded = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path / "a")
+    assert loaded.history == first.history and not loaded.model.training
+    for a, b in zip(first.model.state_dict().values(), loaded.model.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    other = train_wav2letter(replace(config, seed=1), toy_items(), progress=False,
+                             cache_dir=tmp_path / "a")
+    assert len(list((tmp_path / "a").glob("wav2letter-*.pt"))) == 2
+    assert not torch.equal(other.model.layers[0].weight, first.model.layers[0].weight)
+    assert cached.exists()
+
+
+def test_monitored_training_records_cers(tmp_path):
+    config = replace(CONFIG, steps=5)
+    history = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path,
+                               monitor_items=toy_items()[:2]).history
+    assert history["step"] == [1, 2, 3, 4, 5] and len(history["cer"]) == 5
+
+
+def test_analysis_windows_are_unpadded_letter_windows_of_every_item():
+    torch.manual_seed(0)
+    model = Wav2Letter((4, 4), (5, 5)).eval()
+    with torch.no_grad():  # make 'e' win at every frame: every frame is a letter window
+        model.layers[-1].bias.zero_()
+        model.layers[-1].bias[5] = 100.0
+    items = toy_items() + [Item(torch.zeros(400), RATE, "short")]  # 3 frames < rf 9
+    result = analysis_windows(model, items)
+    rf = receptive_field(model)
+    counts = [utterance_log_mel(item).shape[1] - rf + 1 for item in items[:4]]
+    assert len(result.letters) == len(result.frames) == len(result.items) == sum(counts)
+    assert set(result.letters) == {"e"} and set(result.letters) <= set(LETTERS)
+    np.testing.assert_array_equal(np.bincount(result.items), counts)
+    for k in (0, sum(counts) - 1):
+        spectrogram = utterance_log_mel(items[result.items[k]])
+        t = result.frames[k]
+        torch.testing.assert_close(result.windows[k], spectrogram[:, t:t + rf])
+    assert analysis_windows(model, items[4:]).windows.shape == (0, 128, rf)

@@ -1,0 +1,57 @@
+"""NAvAI figures: labelled frequency axes in Hz, one panel per neuron / window / letter."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from speechxai.attribution.navai import navai_grid
+from speechxai.display.navai import (
+    plot_activation_maximisation,
+    plot_letter_windows,
+    plot_navai_grid,
+)
+from speechxai.features import log_mel_frequencies
+
+FREQUENCIES = log_mel_frequencies()
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_activation_maximisation_panels():
+    rng = np.random.default_rng(0)
+    figure = plot_activation_maximisation(
+        {"layer 1": rng.normal(size=(128, 9)), "output 'a'": rng.normal(size=(128, 9))},
+        FREQUENCIES)
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["layer 1", "output 'a'"]
+    assert panels[0].get_ylabel() == "frequency (Hz)"
+    assert "1000" in [t.get_text() for t in panels[0].get_yticklabels()]
+
+
+def test_letter_windows_show_input_sensitivity_and_lrp():
+    rng = np.random.default_rng(1)
+    windows = rng.normal(size=(2, 128, 9))
+    figure = plot_letter_windows(windows, -windows, windows * 2, "e", FREQUENCIES)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert len(titles) == 6 and titles[2] == "'e' window 1: LRP"
+    relevance_image = figure.axes[2 * 2].images[0]
+    assert relevance_image.norm.vmin == -relevance_image.norm.vmax  # centred at zero
+
+
+def test_navai_grid_has_a_row_per_letter_and_a_column_per_alignment():
+    rng = np.random.default_rng(2)
+    windows = rng.normal(size=(6, 128, 9))
+    letters = ["a", "b", "a", "b", "c", "c"]
+    grid = navai_grid(windows, letters, rng.normal(size=windows.shape),
+                      rng.normal(size=windows.shape))
+    figure = plot_navai_grid(grid, FREQUENCIES)
+    panels = [ax for ax in figure.axes if ax.images]
+    assert len(panels) == 3 * len(grid)
+    titles = {ax.get_title() for ax in figure.axes if ax.get_title()}
+    assert titles == {name.replace("_", " ") for name in grid}
