@@ -122,3 +122,12 @@ def test_analysis_windows_are_unpadded_letter_windows_of_every_item():
         t = result.frames[k]
         torch.testing.assert_close(result.windows[k], spectrogram[:, t:t + rf])
     assert analysis_windows(model, items[4:]).windows.shape == (0, 128, rf)
+
+
+def test_bn_rule_agrees_with_its_direct_computation_and_middle_layer():
+    from speechxai.experiments.navai import bn_rule_error, middle_layer
+    from speechxai.models import Wav2Letter
+
+    assert bn_rule_error(seed=1, n_windows=2) < 1e-10
+    model = Wav2Letter(channels=(4, 4, 4, 4), kernels=(3, 3, 3, 3), in_channels=5)
+    assert middle_layer(model) == 2  # of 5 convolutions: 4 blocks and the 1x1 output

@@ -40,7 +40,6 @@ from speechxai.attribution.navai import (
     letter_windows,
     lrp_bn_rule,
     lrp_zennit,
-    navai,
     navai_grid,
     sensitivity,
 )
@@ -59,7 +58,6 @@ __all__ = [
     "letter_windows",
     "lrp_bn_rule",
     "lrp_zennit",
-    "navai",
     "navai_grid",
     "sensitivity",
     "METHODS",
