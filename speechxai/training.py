@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from speechxai.ctc import ctc_loss
 from speechxai.datasets.corpus import data_root
 from speechxai.inputs import DigitSignals, model_inputs, placement_seeds, training_mean
 
@@ -163,3 +164,46 @@ def train(
     torch.save({"state": model.state_dict(), "mean": mean, "history": history}, partial)
     partial.replace(path)
     return TrainedModel(model, config, mean, history)
+
+
+def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=None,
+            description: str = "CTC", progress: bool = True) -> dict[str, list[float]]:
+    """Seeded Adam on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters).
+
+    ``config`` has ``steps``, ``batch_size``, ``learning_rate``, ``seed``, ``bf16``,
+    ``gradient_clip`` and ``cosine`` (anneal the learning rate to zero); ``batch(indices)``
+    returns the inputs and output lengths of those training items; ``score()``, if given,
+    returns the CER of held-out items and is called five times. Returns the history:
+    the loss per step, and "step"/"cer" where scored.
+    """
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+
+    def factor(step: int) -> float:
+        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    rng = np.random.default_rng(config.seed)
+    history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
+    bar = tqdm(range(config.steps), desc=description, disable=not progress)
+    n = len(transcripts)
+    for step in bar:
+        network.train()
+        chosen = rng.choice(n, config.batch_size, replace=n < config.batch_size)
+        inputs, lengths = batch(chosen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits = network(inputs)
+        loss = ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
+        optimizer.step()
+        schedule.step()
+        history["loss"].append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}")
+        if score is not None and ((step + 1) % max(1, config.steps // 5) == 0
+                                  or step + 1 == config.steps):
+            history["step"].append(step + 1)
+            history["cer"].append(score())
+            bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
+                            cer=f"{history['cer'][-1]:.3f}")
+    return history

@@ -39,7 +39,6 @@ from speechxai.attribution.lstm_lrp import deepspeech_lrp
 from speechxai.ctc import (
     BLANK,
     character_error_rate,
-    ctc_loss,
     greedy_decode,
     word_error_rate,
 )
@@ -49,6 +48,7 @@ from speechxai.evaluation.deletion import deletion_curve
 from speechxai.features import mfcc_frames, mfcc_windows
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
+from speechxai.training import fit_ctc
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
@@ -194,35 +194,16 @@ def train_recognizer(
     mean, std = every_frame.mean(0), every_frame.std(0).clamp_min(1e-3)
     torch.manual_seed(config.seed)
     network = _Standardised(DeepSpeech(config.hidden), mean, std)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
-    def factor(step: int) -> float:
-        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
+    def batch(chosen):
+        return _batch([frames[i] for i in chosen])
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    rng = np.random.default_rng(config.seed)
-    history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
-    bar = tqdm(range(config.steps), desc=f"DeepSpeech({config.hidden})", disable=not progress)
-    for step in bar:
-        network.train()
-        chosen = rng.choice(len(items), config.batch_size, replace=len(items) < config.batch_size)
-        windows, lengths = _batch([frames[i] for i in chosen])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = network(windows)
-        loss = ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
-        optimizer.step()
-        schedule.step()
-        history["loss"].append(float(loss.detach()))
-        bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}")
-        if monitor_items is not None and ((step + 1) % max(1, config.steps // 5) == 0
-                                          or step + 1 == config.steps):
-            history["step"].append(step + 1)
-            history["cer"].append(evaluate(network, monitor_items).cer)
-            bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
-                            cer=f"{history['cer'][-1]:.3f}")
+    def score():
+        return evaluate(network, monitor_items).cer
+
+    history = fit_ctc(network, config, batch, transcripts,
+                      None if monitor_items is None else score, f"DeepSpeech({config.hidden})",
+                      progress)
     model = _fold(network.model, mean, std).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")

@@ -40,11 +40,12 @@ from speechxai.attribution.navai import (
     letter_windows,
     lrp_bn_rule,
 )
-from speechxai.ctc import ALPHABET, character_error_rate, ctc_loss, greedy_decode, word_error_rate
+from speechxai.ctc import ALPHABET, character_error_rate, greedy_decode, word_error_rate
 from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
+from speechxai.training import fit_ctc
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
 
@@ -183,36 +184,16 @@ def train_wav2letter(
     transcripts = [item.transcript for item in items]
     torch.manual_seed(config.seed)
     model = config.build()
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
-    def factor(step: int) -> float:
-        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
+    def batch(chosen):
+        return padded_batch([spectrograms[i] for i in chosen], config.padding, model)
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    rng = np.random.default_rng(config.seed)
-    history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
+    def score():
+        return evaluate_wav2letter(model, monitor_items, config.padding).cer
+
     name = f"Wav2Letter({'-'.join(map(str, config.channels))}, rf {config.receptive_field})"
-    bar = tqdm(range(config.steps), desc=name, disable=not progress)
-    for step in bar:
-        model.train()
-        chosen = rng.choice(len(items), config.batch_size, replace=len(items) < config.batch_size)
-        batch, lengths = padded_batch([spectrograms[i] for i in chosen], config.padding, model)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = model(batch)
-        loss = ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
-        optimizer.step()
-        schedule.step()
-        history["loss"].append(float(loss.detach()))
-        bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}")
-        if monitor_items is not None and ((step + 1) % max(1, config.steps // 5) == 0
-                                          or step + 1 == config.steps):
-            history["step"].append(step + 1)
-            history["cer"].append(evaluate_wav2letter(model, monitor_items, config.padding).cer)
-            bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
-                            cer=f"{history['cer'][-1]:.3f}")
+    history = fit_ctc(model, config, batch, transcripts,
+                      None if monitor_items is None else score, name, progress)
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
