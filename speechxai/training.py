@@ -27,6 +27,19 @@ N_CLASSES = {"digit": 10, "sex": 2}
 VALIDATION_SIZE = 128  # validation signals scored during training (a seeded subset)
 
 
+def config_key(config) -> str:
+    """16 hex digits of the SHA-256 of a dataclass config's fields: the model cache's key."""
+    return hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_checkpoint(payload: dict, path: Path) -> None:
+    """``torch.save`` into ``path`` atomically: a half-written file never looks cached."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything that decides a trained model; its hash keys the cache."""
@@ -46,7 +59,7 @@ class TrainingConfig:
     cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return config_key(self)
 
 
 @dataclass
@@ -159,10 +172,7 @@ def train(
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                             val=f"{history['val_accuracy'][-1]:.3f}")
     model.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save({"state": model.state_dict(), "mean": mean, "history": history}, partial)
-    partial.replace(path)
+    save_checkpoint({"state": model.state_dict(), "mean": mean, "history": history}, path)
     return TrainedModel(model, config, mean, history)
 
 

@@ -13,9 +13,8 @@ normalise its features), and attributions explain exactly those windows.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,7 +47,7 @@ from speechxai.evaluation.deletion import deletion_curve
 from speechxai.features import mfcc_frames, mfcc_windows
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
-from speechxai.training import fit_ctc
+from speechxai.training import config_key, fit_ctc, save_checkpoint
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
@@ -111,7 +110,7 @@ class CTCConfig:
                              f"positive, got {self}")
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return config_key(self)
 
 
 @dataclass
@@ -205,11 +204,8 @@ def train_recognizer(
                       None if monitor_items is None else score, f"DeepSpeech({config.hidden})",
                       progress)
     model = _fold(network.model, mean, std).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save({"state": model.state_dict(), "history": history, "mean": mean, "std": std},
-               partial)
-    partial.replace(path)
+    save_checkpoint({"state": model.state_dict(), "history": history, "mean": mean, "std": std},
+                    path)
     return TrainedRecognizer(model, config, history, mean, std)
 
 

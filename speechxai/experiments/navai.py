@@ -23,9 +23,8 @@ unpadded spectrogram and hold no padding.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,7 +44,7 @@ from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
-from speechxai.training import fit_ctc
+from speechxai.training import config_key, fit_ctc, save_checkpoint
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
 
@@ -116,7 +115,7 @@ class Wav2LetterConfig:
         return self.receptive_field // 2 if self.pad is None else self.pad
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return config_key(self)
 
 
 @dataclass
@@ -195,10 +194,7 @@ def train_wav2letter(
     history = fit_ctc(model, config, batch, transcripts,
                       None if monitor_items is None else score, name, progress)
     model.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save({"state": model.state_dict(), "history": history}, partial)
-    partial.replace(path)
+    save_checkpoint({"state": model.state_dict(), "history": history}, path)
     return TrainedWav2Letter(model, config, history)
 
 
