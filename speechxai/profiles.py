@@ -106,8 +106,9 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
         },
         "quick": {
             "n_speakers": 24, "per_digit": 10, "n_train": 1000, "n_test": 100,
-            "recognizer": {"channels": [96] * 4, "kernels": [13] * 4,
-                           "strides": [2, 1, 1, 1], "steps": 800, "learning_rate": 5e-3,
+            "recognizer": {"channels": [64] * 5, "kernels": [13] * 5,
+                           "strides": [2, 1, 1, 1, 1], "steps": 1500, "learning_rate": 5e-3,
+                           "spec_augment": [20, 15],
                            "bf16": True},
             "n_analysis": 100, "actmax_steps": 250,
         },

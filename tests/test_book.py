@@ -155,3 +155,10 @@ def test_deepspeech_chapter_shows_its_figures_and_tables(smoke_build):
     assert any("Where the attributions lie" in caption for caption in captions(dom))
     assert "greedy transcript" in dom and "transcribed after attack" in dom
 
+
+
+def test_navai_chapter_shows_its_figures(smoke_build):
+    page = smoke_build / "html" / "book" / "navai.html"
+    dom = dump_dom(page)
+    assert_figures(page, dom, 3, "Fig. 2 windows, Fig. 1 activation maximisation, Fig. 3 grid")
+    assert "letter specificity" in dom and "greedy transcript" in dom
