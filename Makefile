@@ -18,7 +18,7 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "speechxai needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[book,dev,hf]"
 	touch $@
 
 book: $(INSTALLED)

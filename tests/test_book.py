@@ -156,9 +156,18 @@ def test_deepspeech_chapter_shows_its_figures_and_tables(smoke_build):
     assert "greedy transcript" in dom and "transcribed after attack" in dom
 
 
-
 def test_navai_chapter_shows_its_figures(smoke_build):
     page = smoke_build / "html" / "book" / "navai.html"
     dom = dump_dom(page)
     assert_figures(page, dom, 3, "Fig. 2 windows, Fig. 1 activation maximisation, Fig. 3 grid")
     assert "letter specificity" in dom and "greedy transcript" in dom
+
+
+def test_wordlevel_chapter_shows_its_figures_and_tables(smoke_build):
+    page = smoke_build / "html" / "book" / "wordlevel.html"
+    dom = dump_dom(page)
+    assert_figures(page, dom, 5, "alignment, Table 1 words, Fig. 2 levels, Fig. 3 global, AOPC")
+    shown = captions(dom)
+    for caption in ("word relevance per slot", "paralinguistic relevance r(p)",
+                    "held-out commands", "sex classifier", "AOPC over"):
+        assert any(caption in text for text in shown), f"no table captioned {caption!r}"

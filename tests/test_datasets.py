@@ -13,7 +13,18 @@ import torch
 
 from speechxai.datasets import FSDD, AudioMNIST, DigitSequences, SpokenDigits, folds
 from speechxai.datasets.audiomnist import parse_metadata
-from speechxai.datasets.sequences import SLOTS, slot_classes, trim_silence
+from speechxai.datasets.corpus import DIGIT_WORDS
+from speechxai.datasets.sequences import (
+    FILLER,
+    KEYWORDS,
+    NONE,
+    OPTIONAL,
+    SLOTS,
+    DigitCommands,
+    command,
+    slot_classes,
+    trim_silence,
+)
 from speechxai.datasets.synthetic import embedded_speakers
 from speechxai.features import spectral_distance_db
 
@@ -174,22 +185,7 @@ def test_sequences_have_exact_boundaries_and_the_grammar(small_corpus):
         starts = [start for start, _ in item.boundaries] + [item.waveform.numel()]
         for gap_start, gap_end in zip(ends, starts, strict=True):
             assert gap_end > gap_start and torch.all(item.waveform[gap_start:gap_end] == 0)
-        for slot, (position, classes) in SLOTS.items():
-            decider = item.deciding_word[slot]
-            assert decider == position % len(item.words)
-            digit = [
-                "zero",
-                "one",
-                "two",
-                "three",
-                "four",
-                "five",
-                "six",
-                "seven",
-                "eight",
-                "nine",
-            ].index(item.words[decider])
-            assert item.command[slot] == classes[digit] and item.command[slot] in slot_classes(slot)
+        assert item.command == {} and item.deciding_word == {}
     assert counts == {2, 3, 4, 5}
     first = sequences[3]
     assert torch.equal(
@@ -218,3 +214,37 @@ def test_find_returns_the_first_match_or_raises(small_corpus):
     assert (small_corpus[index].digit, small_corpus[index].speaker) == (7, "s02")
     with pytest.raises(KeyError, match="digit=3, speaker=s99"):
         small_corpus.find(digit=3, speaker="s99")
+
+
+def test_commands_hold_one_keyword_per_named_slot_that_decides_it(small_corpus):
+    commands = DigitCommands(small_corpus, seed=3, n_sequences=60)
+    counts, nones = set(), {slot: 0 for slot in SLOTS}
+    for i in range(len(commands)):
+        item = commands[i]
+        counts.add(len(item.words))
+        digits = [DIGIT_WORDS.index(word) for word in item.words]
+        for slot in SLOTS:
+            named = [j for j, d in enumerate(digits) if d in KEYWORDS[slot]]
+            if item.command[slot] == NONE:
+                assert slot in OPTIONAL and not named and slot not in item.deciding_word
+                nones[slot] += 1
+                continue
+            assert named == [item.deciding_word[slot]]  # its keyword and nothing else
+            assert item.command[slot] == KEYWORDS[slot][digits[named[0]]]
+            assert item.command[slot] in slot_classes(slot)
+        keywords = sum(d != FILLER for d in digits)
+        assert keywords == len(item.deciding_word)
+    assert counts == {3, 4, 5}
+    assert nones["action"] == 0 and 0 < nones["object"] < 30 and 0 < nones["location"] < 30
+    assert {commands[i].deciding_word["action"] for i in range(60)} == {0, 1, 2, 3, 4}
+    again = DigitCommands(small_corpus, seed=3, n_sequences=60)
+    assert commands[5].transcript == again[5].transcript
+    assert slot_classes("object")[-1] == NONE and NONE not in slot_classes("action")
+    assert command([0, 9, 9]) == ({"action": "increase", "object": NONE, "location": NONE},
+                                  {"action": 0})
+    with pytest.raises(ValueError, match="at most one object keyword"):
+        command([0, 3, 4])
+    with pytest.raises(ValueError, match="exactly one action keyword"):
+        command([3, 6, 9])
+    with pytest.raises(ValueError, match="3 <= low"):
+        DigitCommands(small_corpus, n_words=(2, 4))

@@ -10,7 +10,7 @@ from speechxai.datasets.audiomnist import AudioMNIST
 from speechxai.datasets.corpus import DATA_DIR_ENV, DigitCorpus, DigitRecording, data_root
 from speechxai.datasets.folds import Fold, folds
 from speechxai.datasets.fsdd import FSDD
-from speechxai.datasets.sequences import DigitSequence, DigitSequences
+from speechxai.datasets.sequences import DigitCommands, DigitSequence, DigitSequences
 from speechxai.datasets.synthetic import SpokenDigits
 
 DATASETS = ("embedded", "audiomnist", "fsdd")
@@ -47,6 +47,7 @@ __all__ = [
     "DigitCorpus",
     "DigitRecording",
     "DigitSequence",
+    "DigitCommands",
     "DigitSequences",
     "Fold",
     "SpokenDigits",

@@ -22,6 +22,13 @@ from speechxai.display.signal import (
     plot_waveform_and_spectrogram,
     show_recording,
 )
+from speechxai.display.wordlevel import (
+    plot_alignment,
+    plot_aopc,
+    plot_global_word_importance,
+    plot_paralinguistic_levels,
+    plot_word_importance,
+)
 
 __all__ = [
     "Question",
@@ -30,14 +37,19 @@ __all__ = [
     "embedded_player",
     "loudness_normalized",
     "peak_normalized",
+    "plot_alignment",
+    "plot_aopc",
     "plot_asr_attributions",
     "plot_attribution_profiles",
     "plot_deletion_curves",
     "plot_flipping_curves",
+    "plot_global_word_importance",
     "plot_long_term_spectra",
+    "plot_paralinguistic_levels",
     "plot_spectrogram_relevance",
     "plot_waveform_and_spectrogram",
     "plot_waveform_relevance",
+    "plot_word_importance",
     "show_audible_explanations",
     "show_recording",
     "wav_bytes",

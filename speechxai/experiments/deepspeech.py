@@ -53,22 +53,24 @@ _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
 
 def sequence_split(
-    corpus: DigitCorpus, n_sequences: tuple[int, int], seed: int = 0
+    corpus: DigitCorpus, n_sequences: tuple[int, int], seed: int = 0,
+    kind: type[DigitSequences] = DigitSequences,
 ) -> tuple[DigitSequences, DigitSequences]:
     """Training and test digit sequences spoken by disjoint speakers.
 
     The test speakers are the test group of the corpus's first digit fold
     (:func:`speechxai.datasets.folds`); its training and validation groups speak the
-    ``n_sequences[0]`` training sequences. Both draw 2-5 digits per sequence, seeded by
-    ``seed`` and ``seed + 1``.
+    ``n_sequences[0]`` training sequences. Both are ``kind`` (random digit sequences, or
+    :class:`speechxai.datasets.DigitCommands`) with its default lengths, seeded by ``seed``
+    and ``seed + 1``.
     """
     n_train, n_test = n_sequences
     if n_train < 1 or n_test < 1:
         raise ValueError(f"n_sequences must be two positive counts (train, test), got "
                          f"{n_sequences}")
     fold = folds(corpus, "digit")[0]
-    return (DigitSequences(corpus, seed=seed, n_sequences=n_train, speakers=fold.train + fold.val),
-            DigitSequences(corpus, seed=seed + 1, n_sequences=n_test, speakers=fold.test))
+    return (kind(corpus, seed=seed, n_sequences=n_train, speakers=fold.train + fold.val),
+            kind(corpus, seed=seed + 1, n_sequences=n_test, speakers=fold.test))
 
 
 def _content_key(item) -> bytes:

@@ -1,0 +1,139 @@
+"""A spoken-command classifier with one output per slot, the kind of model that Pastor et
+al. (2024), "Explaining speech classification models via word-level audio segments and
+paralinguistic features", explain (their intent classifiers on Fluent Speech Commands):
+here the action / object / location slots of :mod:`speechxai.datasets.sequences`.
+
+Each slot is decided by a word at a known position (first, second, last), so the model must
+know word order: a small convolutional front-end on log-mel frames, a bidirectional GRU, and
+per slot an attention pooling over time and a linear head.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+import torchaudio
+from torch import nn
+
+from speechxai.datasets.sequences import SLOTS, slot_classes
+from speechxai.features import LOG_MEL_OFFSET
+
+MEL_BINS = 40  # the 40 log-mel filterbanks of spoken-language-understanding baselines
+
+
+def default_slots() -> dict[str, int]:
+    """Number of classes of each command slot of :data:`speechxai.datasets.sequences.SLOTS`."""
+    return {slot: len(slot_classes(slot)) for slot in SLOTS}
+
+
+def pad_features(features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 40, T) log-mel spectrograms zero-padded at the end, and their (N,) frame counts."""
+    lengths = torch.tensor([f.shape[1] for f in features])
+    padded = nn.utils.rnn.pad_sequence([f.T for f in features], batch_first=True)
+    return padded.transpose(1, 2), lengths
+
+
+class CommandClassifier(nn.Module):
+    """Log-mel frames (:meth:`features`) -> three convolutions (kernel 5,
+    stride 2, batch normalisation, ReLU: one step per 80 ms) -> bidirectional GRU -> per
+    slot, attention pooling over the real steps and a linear head.
+
+    Measured on 1,000 digit sequences (held-out speakers, 2 CPU cores): without batch
+    normalisation and with two convolutions (40-ms steps), 400 training steps left the
+    object slot at chance (0.34); batch normalisation alone reached 0.82 in 300 steps, with
+    the third convolution 0.97. In training, the batch statistics include the padding; in
+    eval mode the normalisation is a fixed affine map, so padding changes no output.
+
+    ``forward(features, lengths)`` takes (N, 40, T) log-mel spectrograms zero-padded at the
+    end (zero is each bin's mean; :meth:`features`) with their frame counts and returns
+    ``slot -> (N, classes)`` logits; padding changes no real step (the GRU runs on packed
+    sequences, the pooling is masked). ``predict_proba`` is the black-box interface of
+    :mod:`speechxai.attribution.blackbox` on raw waveforms at ``sample_rate``.
+    """
+
+    def __init__(self, sample_rate: int, slots: Mapping[str, int] | None = None,
+                 width: int = 64):
+        super().__init__()
+        self.sample_rate = sample_rate
+        window = 2 ** round(math.log2(0.025 * sample_rate))  # a fast FFT size near 25 ms
+        hop = round(0.010 * sample_rate)
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate, n_fft=window, hop_length=hop, n_mels=MEL_BINS,
+            f_max=min(8000.0, sample_rate / 2), center=False, mel_scale="slaney")
+        self.slots = dict(default_slots() if slots is None else slots)
+        if not self.slots or min(self.slots.values()) < 2 or width < 1:
+            raise ValueError(f"need at least one slot of >= 2 classes and width >= 1, got "
+                             f"{self.slots} and width {width}")
+        self.convolutions = nn.ModuleList([
+            nn.Sequential(nn.Conv1d(channels, width, 5, stride=2, padding=2),
+                          nn.BatchNorm1d(width), nn.ReLU())
+            for channels in (MEL_BINS, width, width)
+        ])
+        self.gru = nn.GRU(width, width, batch_first=True, bidirectional=True)
+        self.attention = nn.Linear(2 * width, len(self.slots))
+        self.heads = nn.ModuleDict({slot: nn.Linear(2 * width, n)
+                                    for slot, n in self.slots.items()})
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        if features.ndim != 3 or features.shape[1] != MEL_BINS or len(lengths) != len(
+                features):
+            raise ValueError(f"expected (N, {MEL_BINS}, T) log-mel features and N lengths, "
+                             f"got {tuple(features.shape)} and {len(lengths)} lengths")
+        hidden, steps = features, torch.as_tensor(lengths)
+        for convolution in self.convolutions:  # each halves the steps, rounding up
+            hidden, steps = convolution(hidden), (steps + 1) // 2
+            # zero the padding's outputs, as the next convolution pads a lone input with zeros
+            hidden = hidden * (torch.arange(hidden.shape[2]) < steps[:, None])[:, None]
+        hidden = hidden.transpose(1, 2)  # (N, T', width)
+        packed = nn.utils.rnn.pack_padded_sequence(hidden, steps.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        outputs, _ = self.gru(packed)
+        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
+                                                      total_length=hidden.shape[1])
+        real = torch.arange(outputs.shape[1]) < steps[:, None]  # (N, T')
+        scores = self.attention(outputs).masked_fill(~real[..., None], float("-inf"))
+        pooled = torch.einsum("nts,ntd->nsd", scores.softmax(1), outputs)
+        return {slot: head(pooled[:, index]) for index, (slot, head) in
+                enumerate(self.heads.items())}
+
+    def features(self, waveforms: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 40, T) log-mel inputs of waveforms at ``sample_rate`` and their frame counts.
+
+        At the waveforms' own rate (no resampling) in one batched transform: Hann frames of
+        the power of two of samples nearest 25 ms (512 = 23 ms at 22.05 kHz; a fast FFT)
+        every 10 ms, without centring (``T = 1 + (n - window) // hop``, so no frame of
+        a waveform sees the batch's zero filling), 40 Slaney mel bins up to 8 kHz,
+        ``log(mel + 1e-6)``, each bin z-normalised over the waveform's frames (a constant
+        bin becomes zero), padding frames zero. A waveform's features do not depend on the
+        rest of the batch.
+        """
+        window, hop = self.mel.spectrogram.n_fft, self.mel.spectrogram.hop_length
+        samples = torch.tensor([w.numel() for w in waveforms])
+        batch = nn.utils.rnn.pad_sequence(
+            [torch.as_tensor(w, dtype=torch.float32) for w in waveforms], batch_first=True)
+        batch = nn.functional.pad(batch, (0, max(0, window - batch.shape[1])))
+        log_mel = (self.mel(batch) + LOG_MEL_OFFSET).log()  # (N, 40, T)
+        lengths = 1 + (samples.clamp_min(window) - window) // hop
+        real = (torch.arange(log_mel.shape[2]) < lengths[:, None])[:, None]  # (N, 1, T)
+        mean = (log_mel * real).sum(2, keepdim=True) / lengths[:, None, None]
+        variance = ((log_mel - mean) ** 2 * real).sum(2, keepdim=True) / lengths[:, None, None]
+        std = variance.sqrt()
+        normalised = torch.where(std > 1e-4, (log_mel - mean) / std.clamp_min(1e-4), 0.0)
+        return normalised * real, lengths
+
+    def predict_proba(self, waveforms: Sequence[torch.Tensor], batch_size: int = 64
+                      ) -> dict[str, torch.Tensor]:
+        """``slot -> (N, classes)`` softmax probabilities of raw waveforms (eval mode, no
+        gradients, in batches of ``batch_size``)."""
+        self.eval()
+        tables: dict[str, list[torch.Tensor]] = {slot: [] for slot in self.slots}
+        with torch.no_grad():
+            for start in range(0, len(waveforms), batch_size):
+                chunk = waveforms[start:start + batch_size]
+                logits = self(*self.features(chunk))
+                for slot, table in logits.items():
+                    tables[slot].append(table.softmax(-1))
+        return {slot: torch.cat(parts) if parts else torch.empty(0, self.slots[slot])
+                for slot, parts in tables.items()}
