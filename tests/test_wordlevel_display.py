@@ -32,6 +32,7 @@ from speechxai.evaluation.global_importance import (
     average_paralinguistic,
     average_word_importance,
     normalized_word,
+    strongest_words,
 )
 
 matplotlib.use("Agg")
@@ -254,3 +255,18 @@ def test_average_paralinguistic_is_the_mean_table_over_utterances():
     assert list(average.index) == list(first.targets)
     with pytest.raises(ValueError, match="empty"):
         average_paralinguistic([])
+
+
+def test_strongest_words_name_each_class_s_most_important_word():
+    table = pd.DataFrame({
+        "slot": ["action"] * 4 + ["object"] * 2,
+        "predicted_class": ["increase", "increase", "decrease", "decrease", "lamp", "lamp"],
+        "word": ["zero", "nine", "one", "nine", "three", "nine"],
+        "importance": [0.9, 0.1, 0.02, 0.05, 0.7, -0.1],
+    })
+    best = strongest_words(table)
+    assert best.loc[("action", "increase")].tolist() == ["zero", 0.9]
+    assert best.loc[("action", "decrease")].tolist() == ["nine", 0.05]  # a default class
+    assert best.loc[("object", "lamp"), "word"] == "three" and len(best) == 3
+    with pytest.raises(ValueError, match="missing columns"):
+        strongest_words(table.drop(columns="word"))

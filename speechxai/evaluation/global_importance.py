@@ -62,3 +62,17 @@ def average_paralinguistic(importances: Sequence[ParalinguisticImportance]) -> p
     tables = [importance.table().drop(columns=["target", "probability"])
               for importance in importances]
     return pd.concat(tables).groupby(level="slot", sort=False).mean()
+
+
+def strongest_words(table: pd.DataFrame) -> pd.DataFrame:
+    """Per slot and predicted class, the word with the largest mean importance in a table of
+    :func:`average_word_importance` (columns slot, predicted_class, word, importance): the
+    word the model relies on most for that class. A class whose strongest word matters
+    little is one the model predicts by default, from the absence of the others' words."""
+    missing = {"slot", "predicted_class", "word", "importance"} - set(table.columns)
+    if missing or table.empty:
+        raise ValueError(f"need a non-empty average_word_importance table, missing columns "
+                         f"{sorted(missing)}")
+    best = table.loc[table.groupby(["slot", "predicted_class"], sort=False)["importance"]
+                     .idxmax()]
+    return best.set_index(["slot", "predicted_class"])[["word", "importance"]]
