@@ -176,15 +176,15 @@ def train(
     return TrainedModel(model, config, mean, history)
 
 
-def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=None,
-            description: str = "CTC", progress: bool = True) -> dict[str, list[float]]:
-    """Seeded Adam on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters).
+def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
+        description: str = "training", progress: bool = True) -> dict[str, list[float]]:
+    """Seeded Adam on random batches of ``n_items`` training items (every trainer of the book
+    except the AudioMNIST classifiers').
 
-    ``config`` has ``steps``, ``batch_size``, ``learning_rate``, ``seed``, ``bf16``,
-    ``gradient_clip`` and ``cosine`` (anneal the learning rate to zero); ``batch(indices)``
-    returns the inputs and output lengths of those training items; ``score()``, if given,
-    returns the CER of held-out items and is called five times. Returns the history:
-    the loss per step, and "step"/"cer" where scored.
+    ``config`` has ``steps``, ``batch_size``, ``learning_rate``, ``seed``, ``gradient_clip``
+    and ``cosine`` (anneal the learning rate to zero); ``loss_of(indices)`` returns the loss
+    of those items. ``score()``, if given, returns an error rate on held-out items and is
+    called five times. Returns the history: the loss per step, and "step"/"cer" where scored.
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
@@ -195,14 +195,9 @@ def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=Non
     rng = np.random.default_rng(config.seed)
     history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
     bar = tqdm(range(config.steps), desc=description, disable=not progress)
-    n = len(transcripts)
     for step in bar:
         network.train()
-        chosen = rng.choice(n, config.batch_size, replace=n < config.batch_size)
-        inputs, lengths = batch(chosen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = network(inputs)
-        loss = ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
+        loss = loss_of(rng.choice(n_items, config.batch_size, replace=n_items < config.batch_size))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
@@ -217,3 +212,18 @@ def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=Non
             bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
                             cer=f"{history['cer'][-1]:.3f}")
     return history
+
+
+def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=None,
+            description: str = "CTC", progress: bool = True) -> dict[str, list[float]]:
+    """:func:`fit` on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters):
+    ``batch(indices)`` returns the inputs and output lengths of those training items, the
+    network runs under bfloat16 autocast if ``config.bf16``."""
+
+    def loss_of(chosen):
+        inputs, lengths = batch(chosen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits = network(inputs)
+        return ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
+
+    return fit(network, config, loss_of, len(transcripts), score, description, progress)

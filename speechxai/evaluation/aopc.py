@@ -135,44 +135,32 @@ def aopc(
     return result
 
 
-def comprehensiveness(
-    predict_proba: PredictProba,
-    waveform: torch.Tensor | np.ndarray,
-    sample_rate: int,
-    boundaries: Sequence[tuple[int, int]],
-    rankings: Mapping[str, Sequence[int]],
-    targets: Mapping[str, int] | None = None,
-    fractions: Sequence[float] = FRACTIONS,
-    masking: str = "zeros",
-    padding: tuple[float, float] = (0.0, 0.0),
-    seed: int = 0,
-) -> dict[str, float]:
+def _one_ranking(measure: str, predict_proba: PredictProba, waveform, sample_rate: int,
+                 boundaries: Sequence[tuple[int, int]], rankings: Mapping[str, Sequence[int]],
+                 **options) -> dict[str, float]:
+    scores = aopc(predict_proba, waveform, sample_rate, boundaries,
+                  {slot: [ranking] for slot, ranking in rankings.items()},
+                  measures=(measure,), **options)
+    return {slot: float(values[0]) for slot, values in scores[measure].items()}
+
+
+def comprehensiveness(predict_proba: PredictProba, waveform: torch.Tensor | np.ndarray,
+                      sample_rate: int, boundaries: Sequence[tuple[int, int]],
+                      rankings: Mapping[str, Sequence[int]], **options) -> dict[str, float]:
     """``slot -> comprehensiveness`` of one ranking per slot for one utterance: mean over the
-    fractions of f(x) - f(x without the top-k words); see :func:`aopc`."""
-    scores = aopc(predict_proba, waveform, sample_rate, boundaries,
-                  {slot: [ranking] for slot, ranking in rankings.items()}, targets,
-                  ("comprehensiveness",), fractions, masking, padding, seed)
-    return {slot: float(values[0]) for slot, values in scores["comprehensiveness"].items()}
+    fractions of f(x) - f(x without the top-k words); ``options`` (targets, fractions,
+    masking, padding, seed) as in :func:`aopc`."""
+    return _one_ranking("comprehensiveness", predict_proba, waveform, sample_rate, boundaries,
+                        rankings, **options)
 
 
-def sufficiency(
-    predict_proba: PredictProba,
-    waveform: torch.Tensor | np.ndarray,
-    sample_rate: int,
-    boundaries: Sequence[tuple[int, int]],
-    rankings: Mapping[str, Sequence[int]],
-    targets: Mapping[str, int] | None = None,
-    fractions: Sequence[float] = FRACTIONS,
-    masking: str = "zeros",
-    padding: tuple[float, float] = (0.0, 0.0),
-    seed: int = 0,
-) -> dict[str, float]:
+def sufficiency(predict_proba: PredictProba, waveform: torch.Tensor | np.ndarray,
+                sample_rate: int, boundaries: Sequence[tuple[int, int]],
+                rankings: Mapping[str, Sequence[int]], **options) -> dict[str, float]:
     """``slot -> sufficiency`` of one ranking per slot for one utterance: mean over the
-    fractions of f(x) - f(x with only the top-k words); see :func:`aopc`."""
-    scores = aopc(predict_proba, waveform, sample_rate, boundaries,
-                  {slot: [ranking] for slot, ranking in rankings.items()}, targets,
-                  ("sufficiency",), fractions, masking, padding, seed)
-    return {slot: float(values[0]) for slot, values in scores["sufficiency"].items()}
+    fractions of f(x) - f(x with only the top-k words); ``options`` as in :func:`aopc`."""
+    return _one_ranking("sufficiency", predict_proba, waveform, sample_rate, boundaries,
+                        rankings, **options)
 
 
 def _check_pairs(items: Sequence, importances: Sequence[WordImportance], slots: Sequence[str]):

@@ -28,7 +28,7 @@ from speechxai.features import AUDIOMNIST_LENGTH, AUDIOMNIST_RATE, resample
 from speechxai.inputs import DigitSignals
 from speechxai.models import CommandClassifier
 from speechxai.models.commands import pad_features
-from speechxai.training import TrainedModel, config_key, save_checkpoint
+from speechxai.training import TrainedModel, config_key, fit, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -107,29 +107,14 @@ def train_command_classifier(
         padded, lengths = model.features([item.waveform for item in items[start:start + 64]])
         features += [row[:, :n] for row, n in zip(padded, lengths, strict=True)]
     labels = slot_labels(items, model.slots)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
-    def factor(step: int) -> float:
-        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    rng = np.random.default_rng(config.seed)
-    history: dict[str, list[float]] = {"loss": []}
-    bar = tqdm(range(config.steps), desc=f"CommandClassifier({config.width})",
-               disable=not progress)
-    model.train()
-    for _ in bar:
-        chosen = rng.choice(len(items), config.batch_size, replace=len(items) < config.batch_size)
+    def loss_of(chosen):
         logits = model(*pad_features([features[i] for i in chosen]))
-        loss = sum(nn.functional.cross_entropy(logits[slot], labels[slot][chosen])
+        return sum(nn.functional.cross_entropy(logits[slot], labels[slot][chosen])
                    for slot in model.slots)
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
-        optimizer.step()
-        schedule.step()
-        history["loss"].append(float(loss.detach()))
-        bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}")
+
+    history = fit(model, config, loss_of, len(items),
+                  description=f"CommandClassifier({config.width})", progress=progress)
     model.eval()
     save_checkpoint({"state": model.state_dict(), "history": history}, path)
     return TrainedCommandClassifier(model, config, history)
