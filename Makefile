@@ -2,6 +2,8 @@
 #   make book   create .venv, install, run every chapter at `quick`, build _build/html
 #   make test   the same set-up, then ruff and pytest (unit tests, every chapter at
 #               `smoke` through the runner, records against tests/baselines, browser test)
+#   make bench  the benchmark suite of issue 8 (table and _build/bench/suite.json;
+#               BENCH="--quick" or BENCH="--only word_loo" to pass options)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: book test install lint clean
+.PHONY: book test bench install lint clean
 
 install: $(INSTALLED)
 
@@ -28,8 +30,11 @@ book: $(INSTALLED)
 test: $(INSTALLED) lint
 	$(BIN)/python -m pytest
 
+bench: $(INSTALLED)
+	$(BIN)/python -m speechxai.bench $(BENCH)
+
 lint: $(INSTALLED)
-	$(BIN)/ruff check speechxai tests
+	$(BIN)/ruff check speechxai tests benchmarks
 
 clean:
 	rm -rf _build

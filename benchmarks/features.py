@@ -7,19 +7,15 @@ in batches) in at most 30 s on 2 cores.
 The WAV files are written to a temporary folder outside the repository: copies of the real
 recordings in ``../shared/data/audiomnist-sample/data`` (relative to the repository root) when
 that folder exists, else seeded synthetic digits (0.4-0.9 s of tone and noise). Only reading and
-featurising are timed. The numbers go to ``_build/bench/features.json``.
+featurising are timed: one pass after a warm-up utterance (``repeats`` does not apply).
+Not one of issue 8's figures; the suite lists it after them.
 
 Run: ``.venv/bin/python benchmarks/features.py [--n 3000] [--batch 32] [--threads 2]``
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,11 +23,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from common import ROOT, finish, parser, torch_threads
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from speechxai.features import audiomnist_spectrogram, audiomnist_waveform  # noqa: E402
+from speechxai.features import audiomnist_spectrogram, audiomnist_waveform
 
 SAMPLE_DIR = ROOT.parent / "shared" / "data" / "audiomnist-sample" / "data"
 RATE = 48000
@@ -83,58 +77,38 @@ def featurise(paths: list[Path], batch: int) -> tuple[torch.Tensor, dict[str, fl
     return out, seconds
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=TARGET_N, help="utterances (default 3000)")
-    parser.add_argument("--batch", type=int, default=32, help="spectrogram batch size")
-    parser.add_argument("--threads", type=int, default=TARGET_THREADS, help="torch threads")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "_build" / "bench" / "features.json", help="JSON"
-    )
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    with tempfile.TemporaryDirectory(prefix="speechxai-bench-") as tmp:
-        paths, source = write_recordings(Path(tmp), args.n)
+def run(repeats: int = 1, threads: int | None = TARGET_THREADS, n: int = TARGET_N,
+        batch: int = 32) -> dict:
+    """Seconds to read and featurise ``n`` utterances; the 30-s budget scales with ``n``."""
+    with torch_threads(threads) as used, tempfile.TemporaryDirectory(
+            prefix="speechxai-bench-") as tmp:
+        paths, source = write_recordings(Path(tmp), n)
         audio_seconds = sum(sf.info(path).duration for path in paths)
         audiomnist_spectrogram(audiomnist_waveform(sf.read(paths[0])[0], RATE, seed=0))  # warm-up
         start = time.perf_counter()
-        spectrograms, steps = featurise(paths, args.batch)
+        spectrograms, steps = featurise(paths, batch)
         total = time.perf_counter() - start
 
-    assert spectrograms.shape == (args.n, 227, 227)
+    assert spectrograms.shape == (n, 227, 227)
     assert torch.isfinite(spectrograms).all()
-    # The target is stated for 3,000 utterances: scale the budget to other counts.
-    budget = TARGET_S * args.n / TARGET_N
-    passed = total <= budget
-    result = {
-        "benchmark": "features: read + resample 48k->8k + pad + AudioMNIST spectrogram",
-        "utterances": args.n,
-        "audio_seconds": round(audio_seconds, 1),
-        "source": source,
-        "batch": args.batch,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "torch": torch.__version__,
-        "total_s": round(total, 3),
-        "steps_s": {name: round(value, 3) for name, value in steps.items()},
-        "utterances_per_s": round(args.n / total, 1),
-        "target_s": round(budget, 3),
-        "target": f"{TARGET_N} utterances in at most {TARGET_S:.0f} s on {TARGET_THREADS} cores",
-        "passed": passed,
+    budget = TARGET_S * n / TARGET_N
+    return {
+        "figure": "features: read + resample + AlexNet spectrograms", "value": total,
+        "unit": "s", "target": f"<= {budget:g} s", "holds": total <= budget,
+        "note": f"{n} utterances ({audio_seconds:.0f} s of audio), "
+                + ", ".join(f"{name} {value:.1f} s" for name, value in steps.items()),
+        "utterances": n, "audio_seconds": round(audio_seconds, 1), "source": source,
+        "batch": batch, "threads": used, "total_s": total, "steps_s": steps,
+        "utterances_per_s": n / total, "target_s": budget,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"{args.n} utterances ({audio_seconds:.0f} s of audio; {source})")
-    print(f"  torch threads {torch.get_num_threads()}, batch {args.batch}")
-    for name, value in steps.items():
-        print(f"  {name:<17} {value:7.2f} s")
-    print(f"  total             {total:7.2f} s  ({args.n / total:.0f} utterances/s)")
-    print(f"  target            {budget:7.2f} s  -> {'PASS' if passed else 'FAIL'}")
-    print(f"  wrote {args.out}")
-    return 0 if passed else 1
+
+def main() -> int:
+    arguments = parser(__doc__, threads=TARGET_THREADS)
+    arguments.add_argument("--n", type=int, default=TARGET_N, help="utterances (default 3000)")
+    arguments.add_argument("--batch", type=int, default=32, help="spectrogram batch size")
+    args = arguments.parse_args()
+    return finish("features", run(threads=args.threads, n=args.n, batch=args.batch))
 
 
 if __name__ == "__main__":

@@ -4,65 +4,60 @@ Target (DeepSpeech chapter, quick profile): the permutation explainer with its d
 ``max_evals`` (2 * 494 + 1, :data:`speechxai.attribution.SHAP_MAX_EVALS`) explains one frame
 in under 2 s on 2 cores. The model is a freshly initialised DeepSpeech of the chapter's width
 (the cost does not depend on the weights), the utterance seeded noise of the magnitude of
-MFCCs; the explained frame is the last one, the background the letter-frame median. Prints
-seconds per window and writes them to ``_build/bench/shap_frame.json``.
+MFCCs; the explained frame is the last one, the background the letter-frame median. Median
+seconds per window over ``--repeats`` seeds after a warm-up.
 
 Run: ``.venv/bin/python benchmarks/shap_frame.py [--hidden 256] [--frames 60] [--repeats 3]``
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
+import itertools
+import statistics
 import warnings
-from pathlib import Path
 
 import torch
+from common import finish, parser, timings, torch_threads
 
 from speechxai.attribution import SHAP_MAX_EVALS, attribute, letter_background
 from speechxai.models import DeepSpeech
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 2.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-
+def run(repeats: int = 3, threads: int | None = None, hidden: int = 256,
+        frames: int = 60) -> dict:
+    """Figure 4: seconds per window."""
     torch.manual_seed(0)
-    model = DeepSpeech(hidden=args.hidden).eval()
-    windows = 5 * torch.randn(args.frames, 19, 26, generator=torch.Generator().manual_seed(0))
+    model = DeepSpeech(hidden=hidden).eval()
+    windows = 5 * torch.randn(frames, 19, 26, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an untrained model may transcribe no letter
         background = letter_background(model, windows)
-    frame, character = args.frames - 1, int(model(windows)[-1].argmax())
-    attribute(model, windows, (0, character), "shap", background=background)  # warm-up, import
-    seconds = []
-    for repeat in range(args.repeats):
-        start = time.perf_counter()
-        attribute(model, windows, (frame, character), "shap", background=background, seed=repeat)
-        seconds.append(time.perf_counter() - start)
-    best = min(seconds)
-    result = {
-        "hidden": args.hidden, "frames": args.frames, "max_evals": SHAP_MAX_EVALS,
-        "seconds": seconds, "seconds_per_window": best, "target_s": TARGET_S,
-        "holds": best < TARGET_S, "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
+    character = int(model(windows)[-1].argmax())
+    seeds = itertools.count()
+    with torch_threads(threads) as used:
+        seconds = timings({"shap": lambda: attribute(
+            model, windows, (frames - 1, character), "shap", background=background,
+            seed=next(seeds))}, repeats)["shap"]
+    median = statistics.median(seconds)
+    return {
+        "figure": "4 SHAP, one 19x26 DeepSpeech window", "value": median, "unit": "s",
+        "target": f"< {TARGET_S:g} s", "holds": median < TARGET_S,
+        "note": f"permutation explainer, max_evals={SHAP_MAX_EVALS}, "
+                f"DeepSpeech(hidden={hidden}), T={frames}",
+        "hidden": hidden, "frames": frames, "max_evals": SHAP_MAX_EVALS, "seconds": seconds,
+        "seconds_per_window": median, "threads": used,
     }
-    out = ROOT / "_build" / "bench" / "shap_frame.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    verdict = "holds" if result["holds"] else "FAILS"
-    print(f"SHAP (permutation, max_evals={SHAP_MAX_EVALS}) for one 19x26 window of "
-          f"DeepSpeech(hidden={args.hidden}), T={args.frames}: {best:.3f} s per window, best of "
-          f"{args.repeats} (target < {TARGET_S:.0f} s: {verdict})")
+
+
+def main() -> int:
+    arguments = parser(__doc__, repeats=3, threads=None)
+    arguments.add_argument("--hidden", type=int, default=256)
+    arguments.add_argument("--frames", type=int, default=60)
+    args = arguments.parse_args()
+    return finish("shap_frame", run(args.repeats, args.threads, args.hidden, args.frames))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,9 +2,10 @@
 
 A chapter is a jupytext MyST file in ``book/`` listed in ``_toc.yml``. ``run`` converts it
 with jupytext, executes it with papermill into ``_build/notebooks/`` and collects what it
-``record``-ed into ``_build/records/<chapter>.<profile>.json``; ``check`` compares those
-records with ``tests/baselines/<chapter>.<profile>.json``; ``build`` renders the executed
-notebooks with Jupyter Book (execution off) into ``_build/html/``.
+``record``-ed into ``_build/records/<chapter>.<profile>.json`` and its wall time into
+``_build/records/timing.json``; ``check`` compares those records with
+``tests/baselines/<chapter>.<profile>.json``; ``build`` renders the executed notebooks with
+Jupyter Book (execution off) into ``_build/html/``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -151,6 +154,35 @@ def records_path(build_dir: Path, chapter: str, profile: str) -> Path:
     return build_dir / "records" / f"{chapter}.{profile}.json"
 
 
+def timing_path(build_dir: Path) -> Path:
+    return build_dir / "records" / "timing.json"
+
+
+def cached_models(root: Path) -> set[str]:
+    """The checkpoints in the model cache the chapters of ``root`` use (``data_root()/models``
+    seen from ``root``, their working directory)."""
+    from speechxai.datasets.corpus import data_root
+
+    return {path.name for path in (root / data_root() / "models").glob("*.pt")}
+
+
+def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,
+                  trained: int) -> None:
+    """Merge one chapter's wall time into ``timing.json``: ``{profile: {chapter: {cache:
+    {"seconds", "models_trained", "at"}}}}``. ``cache`` is "cold" when the chapter wrote
+    ``trained`` > 0 checkpoints into the model cache (it trained instead of loading) and
+    "warm" otherwise, so a cold and a warm run of the book both stay on record; a chapter
+    that trains nothing costs the same either way and only has "warm"."""
+    path = timing_path(build_dir)
+    timing = json.loads(path.read_text()) if path.exists() else {}
+    timing.setdefault(profile, {}).setdefault(chapter, {})["cold" if trained else "warm"] = {
+        "seconds": round(seconds, 3),
+        "models_trained": trained,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write_json(path, timing)
+
+
 def run_chapter(
     chapter: Chapter,
     profile: str,
@@ -162,7 +194,8 @@ def run_chapter(
 
     The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (also when it
     fails, so the traceback can be read there); the chapter runs with the project root as
-    its working directory.
+    its working directory. A chapter that succeeds has its wall time recorded
+    (:func:`record_timing`).
     """
     import jupytext
     import papermill
@@ -176,13 +209,16 @@ def run_chapter(
     records_file.unlink(missing_ok=True)
     previous = os.environ.get(RECORDS_FILE_ENV)
     os.environ[RECORDS_FILE_ENV] = str(records_file.resolve())
+    root = chapter.source.parent.parent
+    models_before = cached_models(root)
+    started = time.perf_counter()
     try:
         papermill.execute_notebook(
             notebook,
             str(output),
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(chapter.source.parent.parent),
+            cwd=str(root),
             progress_bar=progress_bar,
         )
     except PapermillExecutionError as error:
@@ -192,6 +228,8 @@ def run_chapter(
             os.environ.pop(RECORDS_FILE_ENV, None)
         else:
             os.environ[RECORDS_FILE_ENV] = previous
+    trained = len(cached_models(root) - models_before)
+    record_timing(build_dir, profile, chapter.name, time.perf_counter() - started, trained)
     return json.loads(records_file.read_text()) if records_file.exists() else {}
 
 

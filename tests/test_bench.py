@@ -1,0 +1,123 @@
+"""The benchmark suite runs fake benchmarks, survives broken and missing ones; the timing
+helpers interleave and restore; the book runner records chapter times cold and warm."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, write_chapter
+
+from speechxai import bench, book
+
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    """Import a module of ``benchmarks/`` by name."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module
+
+
+def test_suite_tabulates_rows_and_lists_missing_and_broken_benchmarks(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # main() adds the benchmark folders
+    (tmp_path / "fake_fast.py").write_text(textwrap.dedent("""
+        def run(repeats, threads=3):
+            return {"figure": "9 fake", "value": 3.5, "unit": "x", "target": ">= 3x",
+                    "holds": True, "note": f"repeats {repeats}, threads {threads}"}
+    """))
+    (tmp_path / "fake_two.py").write_text(textwrap.dedent("""
+        def run(repeats, threads):
+            return [{"figure": "9a", "value": 1.0, "target": "< 0.5", "holds": False},
+                    {"figure": "9b", "value": None, "target": None, "holds": None}]
+    """))
+    (tmp_path / "fake_broken.py").write_text("def run(repeats, threads):\n    1 / 0\n")
+    out = tmp_path / "suite.json"
+    names = {"fake_fast": "fast", "fake_two": "two", "fake_absent": "absent",
+             "fake_broken": "broken"}
+    status = bench.main(["--quick", "--threads", "1", "--out", str(out)], names, tmp_path)
+
+    assert status == 1
+    printed = capsys.readouterr().out
+    assert "| 9 fake | 3.5 x | >= 3x | yes | repeats 2, threads 1 |" in printed
+    assert "| 9a | 1 | < 0.5 | NO |" in printed
+    suite = json.loads(out.read_text())
+    assert suite["repeats"] == 2 and suite["machine"]["nproc"] >= 1
+    assert [row["status"] for row in suite["results"]] == ["ok", "ok", "ok", "missing", "error"]
+    assert "ZeroDivisionError" in suite["results"][-1]["note"]
+    assert bench.main(["--only", "fake_fast", "--out", str(out)], names, tmp_path) == 0
+    [row] = json.loads(out.read_text())["results"]
+    assert row["note"] == "repeats 5, threads 3"  # the benchmark's own default threads
+
+
+def test_suite_lists_every_figure_of_issue_8():
+    assert all((ROOT / "benchmarks" / f"{name}.py").exists()
+               for name in bench.BENCHMARKS if name != "lrp_cost")  # figure 1 comes apart
+    assert [label.split()[0] for label in bench.BENCHMARKS.values()][:7] == [
+        "1", "2", "3a", "3b", "4", "5", "6"]
+
+
+def test_timings_interleave_runs_after_an_untimed_warm_up(benchmarks):
+    common = benchmarks("common")
+    calls = []
+    times = common.timings({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4
+    assert [len(values) for values in times.values()] == [3, 3]
+    assert common.medians({"x": [3.0, 1.0, 2.0]}) == {"x": 2.0}
+
+
+def test_thread_setting_is_restored_and_peak_memory_sees_an_allocation(benchmarks):
+    common = benchmarks("common")
+    with common.torch_threads(2) as used:
+        assert used == torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1  # the autouse fixture's
+    with common.peak_memory() as memory:
+        block = np.ones(2**27 // 8)  # 128 MiB
+        time.sleep(0.05)  # a few samples
+        del block
+    assert memory["peak_gb"] - memory["start_gb"] > 0.1
+
+
+def test_book_timing_totals_against_targets(benchmarks, tiny_book, monkeypatch):
+    book_timing = benchmarks("book_timing")
+    monkeypatch.setattr(book_timing, "ROOT", tiny_book)
+    rows = book_timing.run(profile="quick")
+    assert [row["holds"] for row in rows] == [None] * 5  # nothing recorded yet
+    book._write_json(book.timing_path(tiny_book / "_build"), {"quick": {
+        "echo": {"cold": {"seconds": 1500.0}, "warm": {"seconds": 300.0}},
+        "broken": {"warm": {"seconds": 240.0}}}})
+    rows = {row["figure"]: row for row in book_timing.run(profile="quick")}
+    assert rows["6 book quick: echo"]["value"] == 1500.0
+    assert rows["6 book quick, cold total"]["value"] == pytest.approx(29.0)
+    assert rows["6 book quick, cold total"]["holds"] is True
+    assert rows["6 book quick, cold total"]["note"].endswith("warm time taken for broken")
+    assert rows["6 book quick, warm total"]["value"] == pytest.approx(9.0)
+    assert rows["6 book quick, warm total"]["holds"] is False
+
+
+def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tiny_book,
+                                                                             monkeypatch):
+    monkeypatch.delenv("SPEECHXAI_DATA_DIR", raising=False)
+    source = write_chapter(tiny_book, "trains", ["""
+        from speechxai.datasets.corpus import data_root
+        (data_root() / "models").mkdir(parents=True, exist_ok=True)
+        (data_root() / "models" / "toy-digit-0123.pt").touch()
+    """], 'profile = "smoke"')
+    build_dir = tiny_book / "_build"
+    book._write_json(book.timing_path(build_dir), {"quick": {"echo": {"warm": {"seconds": 1}}}})
+    chapter = book.Chapter("trains", source)
+    for _ in range(2):
+        book.run_chapter(chapter, "smoke", build_dir, progress_bar=False)
+
+    timing = json.loads(book.timing_path(build_dir).read_text())
+    assert timing["quick"] == {"echo": {"warm": {"seconds": 1}}}
+    entry = timing["smoke"]["trains"]
+    assert entry["cold"]["models_trained"] == 1 and entry["warm"]["models_trained"] == 0
+    assert 0 < entry["warm"]["seconds"] < 120 and entry["cold"]["seconds"] > 0
+    assert (tiny_book / "data" / "models" / "toy-digit-0123.pt").exists()
