@@ -22,6 +22,7 @@ from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.lrp import (
     AttributionError,
     conservation_error,
+    fast_relevance,
     lrp_composite,
     relevance,
     relevance_stream,
@@ -72,6 +73,7 @@ __all__ = [
     "frame_profile",
     "letter_background",
     "letters_vs_space",
+    "fast_relevance",
     "lrp_composite",
     "lstm_relevance",
     "per_relative_frame",
