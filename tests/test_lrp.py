@@ -11,6 +11,7 @@ from zennit.rules import Epsilon, Gamma, Pass, ZBox
 from speechxai.attribution import (
     AttributionError,
     conservation_error,
+    fast_relevance,
     lrp_composite,
     relevance,
     relevance_stream,
@@ -99,6 +100,8 @@ def test_gamma_rule_by_hand():
     expected = (middle * z / (z + STABILISER)).reshape(1, 1, 2)
     torch.testing.assert_close(relevance(model, x, 0, lrp_composite(-1.0, 1.0)), expected,
                                rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast_relevance(model, x, 0, low=-1.0, high=1.0), expected,
+                               rtol=1e-12, atol=1e-12)  # the one-pass implementation too
     lrp0 = torch.tensor([1.0, -0.25]) / 0.75 * top  # what the plain LRP-0 rule would give
     assert not torch.allclose(relevance(model, x, 0, lrp_composite(-1.0, 1.0)).flatten().float(),
                               lrp0.float(), rtol=1e-3)

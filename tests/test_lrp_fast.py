@@ -173,23 +173,6 @@ def test_epsilon_and_zbox_rules_by_hand():
     torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_gamma_rule_by_hand():
-    # x (length 2) -> Conv1d 1x1 (z^B) -> ReLU -> Conv1d k=2 (gamma) -> ReLU -> Linear
-    model = nn.Sequential(nn.Conv1d(1, 1, 1), nn.ReLU(), nn.Conv1d(1, 1, 2), nn.ReLU(),
-                          nn.Flatten(), nn.Linear(1, 1)).double()
-    set_weights(model[0], [1.0], [0.0])
-    set_weights(model[2], [2.0, -1.0], [0.0])
-    set_weights(model[5], [3.0], [0.0])
-    x = torch.tensor([[[0.5, 0.25]]], dtype=torch.float64)
-    top = 0.75 * 3.0 / (2.25 + 1e-6) * 2.25  # h = 0.75, y = 2.25, default epsilon
-    # gamma = 0.25: a_i (w_i + 0.25 w_i^+) = [1.25, -0.25], sum 1
-    middle = torch.tensor([1.25, -0.25], dtype=torch.float64) * top / (1.0 + STABILISER)
-    z = torch.tensor([1.5, 1.25], dtype=torch.float64)  # z^B on w = 1: x - l
-    expected = (middle * z / (z + STABILISER)).reshape(1, 1, 2)
-    torch.testing.assert_close(fast_relevance(model, x, 0, low=-1.0, high=1.0), expected,
-                               rtol=1e-12, atol=1e-12)
-
-
 def test_stream_matches_the_zennit_stream():
     torch.manual_seed(4)
     model, x = random_biases(AudioNet(10, width=0.1)), waveforms(5)
