@@ -77,6 +77,29 @@ def test_features_are_normalised_log_mels_independent_of_the_batch(model):
         assert unit.sum() > 5
 
 
+def test_mel_power_is_torchaudios_mel_spectrogram(model):
+    batch = torch.stack([item.waveform[:2000] for item in tone_items(3)])
+    expected = model.mel(batch)
+    torch.testing.assert_close(model.mel_power(batch), expected, rtol=1e-5,
+                               atol=1e-6 * float(expected.abs().max()))
+
+
+def test_an_unpadded_batch_skips_packing_with_the_same_logits(model, monkeypatch):
+    padded, lengths = model.features([item.waveform[:2000] for item in tone_items(3)])
+    packs = []
+    original = torch.nn.utils.rnn.pack_padded_sequence
+    monkeypatch.setattr(torch.nn.utils.rnn, "pack_padded_sequence",
+                        lambda *args, **kwargs: packs.append(1) or original(*args, **kwargs))
+    direct = model(padded, lengths)
+    assert not packs
+    # eight frames of padding (one step after the three stride-2 convolutions) make the
+    # same rows go through the packed GRU
+    through_packing = model(torch.nn.functional.pad(padded, (0, 8)), lengths)
+    assert len(packs) == 1
+    for slot in model.slots:
+        torch.testing.assert_close(direct[slot], through_packing[slot], atol=1e-5, rtol=1e-4)
+
+
 def test_forward_gives_logits_per_slot_and_padding_changes_no_row(model):
     padded, lengths = model.features([item.waveform for item in tone_items(3)])
     logits = model(padded, lengths)
