@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import speechxai.training
 from speechxai.ctc import character_error_rate, word_error_rate
 from speechxai.experiments.deepspeech import (
     CTCConfig,
@@ -132,3 +133,10 @@ def test_sequence_split_holds_out_speakers(tmp_path):
     assert {test[i].speaker for i in range(3)} <= set(test.speakers)
     with pytest.raises(ValueError, match="two positive counts"):
         sequence_split(corpus, (5, 0))
+
+
+def test_bf16_is_switched_off_on_a_cpu_without_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: False)
+    config = replace(CONFIG, steps=2, bf16=True)
+    trained = train_recognizer(config, toy_items(), progress=False, cache_dir=tmp_path)
+    assert trained.config == replace(config, bf16=False)

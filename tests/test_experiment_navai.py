@@ -11,6 +11,7 @@ import pytest
 import torch
 from test_ctc_training import RATE, Item, toy_items
 
+import speechxai.training
 from speechxai.attribution.navai import LETTERS
 from speechxai.experiments.navai import (
     Wav2LetterConfig,
@@ -160,3 +161,10 @@ def test_bn_rule_agrees_with_its_direct_computation_and_middle_layer():
     assert bn_rule_error(seed=1, n_windows=2) < 1e-10
     model = Wav2Letter(channels=(4, 4, 4, 4), kernels=(3, 3, 3, 3), in_channels=5)
     assert middle_layer(model) == 2  # of 5 convolutions: 4 blocks and the 1x1 output
+
+
+def test_wav2letter_trains_bf16_only_on_a_cpu_with_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: False)
+    config = replace(CONFIG, steps=2, bf16=True)
+    trained = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path)
+    assert trained.config == replace(config, bf16=False)

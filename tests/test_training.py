@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+import speechxai.training
 from speechxai.inputs import DigitSignals
-from speechxai.training import TrainingConfig, accuracy, build_model, train
+from speechxai.training import TrainingConfig, accuracy, build_model, supported_precision, train
 
 
 def toy_signals(n: int = 12, seed: int = 0) -> DigitSignals:
@@ -35,6 +36,8 @@ def test_same_seed_same_weights_and_the_cache_returns_them(tmp_path, architectur
                     strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert (first.mean is None) == (architecture == "audionet")
+    # AlexNet trains channels-last; the trained model comes back in the loaded one's format
+    assert all(p.is_contiguous() for p in first.model.parameters())
     cached = train(config, toy_signals(), toy_signals(6, 1), tmp_path / "a", progress=False)
     assert cached.history == first.history
     inputs = first.inputs(toy_signals(6, 2), seed=5)
@@ -75,3 +78,14 @@ def test_unknown_names_raise():
         build_model("resnet", "digit")
     with pytest.raises(ValueError, match="unknown optimizer"):
         train(replace(CONFIG, optimizer="lion"), toy_signals(), toy_signals(6, 1), progress=False)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_is_trained_only_where_the_cpu_has_it(tmp_path, monkeypatch, native):
+    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: native)
+    requested = replace(CONFIG, bf16=True)
+    trained = train(requested, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    assert trained.config.bf16 is native
+    expected = requested if native else replace(requested, bf16=False)
+    assert [p.name for p in tmp_path.glob("*.pt")] == [f"audionet-digit-{expected.key()}.pt"]
+    assert supported_precision(replace(CONFIG, bf16=False)).bf16 is False

@@ -47,7 +47,7 @@ from speechxai.evaluation.deletion import deletion_curve
 from speechxai.features import mfcc_frames, mfcc_windows
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
-from speechxai.training import config_key, fit_ctc, save_checkpoint
+from speechxai.training import config_key, fit_ctc, save_checkpoint, supported_precision
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
@@ -170,7 +170,9 @@ def train_recognizer(
 
     Seeded Adam on random batches of zero-padded utterances with their lengths
     (:func:`speechxai.ctc.ctc_loss`), gradient norm clipping, optionally cosine annealing and
-    bfloat16 autocast. Items need ``waveform``, ``sample_rate`` and ``transcript``. Cached at
+    bfloat16 autocast (where the CPU has it natively:
+    :func:`speechxai.training.supported_precision`). Items need ``waveform``, ``sample_rate``
+    and ``transcript``. Cached at
     ``<cache_dir or data_root()/models>/deepspeech-<key>.pt``, keyed by the configuration and
     the training data's waveforms and transcripts.
 
@@ -180,6 +182,7 @@ def train_recognizer(
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
+    config = supported_precision(config)
     key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode())
     path = Path(cache_dir or data_root() / "models") / f"deepspeech-{key.hexdigest()[:16]}.pt"
     if path.exists():

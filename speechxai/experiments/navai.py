@@ -45,7 +45,7 @@ from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
-from speechxai.training import config_key, fit_ctc, save_checkpoint
+from speechxai.training import config_key, fit_ctc, save_checkpoint, supported_precision
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
 
@@ -179,9 +179,11 @@ def train_wav2letter(
 
     Seeded Adam on random batches of silence-padded log-mels (module docstring) with their
     output lengths (:func:`speechxai.ctc.ctc_loss`), gradient norm clipping, optionally
-    cosine annealing and bfloat16 autocast. Items need ``waveform``, ``sample_rate`` and
-    ``transcript``. Cached at ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``,
-    keyed by the configuration and the training data's waveforms and transcripts.
+    cosine annealing and bfloat16 autocast (where the CPU has it natively:
+    :func:`speechxai.training.supported_precision`). Items need ``waveform``,
+    ``sample_rate`` and ``transcript``. Cached at
+    ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``, keyed by the configuration and
+    the training data's waveforms and transcripts.
 
     ``monitor_items`` are scored by :func:`evaluate_wav2letter` five times during training;
     their CERs land in ``history["cer"]`` (they do not change the weights and are not part
@@ -190,6 +192,7 @@ def train_wav2letter(
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
+    config = supported_precision(config)
     key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode())
     path = Path(cache_dir or data_root() / "models") / f"wav2letter-{key.hexdigest()[:16]}.pt"
     if path.exists():
