@@ -10,7 +10,7 @@ from test_ctc_training import toy_items
 from speechxai.attribution import Explanation, attribute
 from speechxai.attribution.explanation import concatenate
 from speechxai.ctc import BLANK
-from speechxai.evaluation.deletion import DEFAULT_FRACTIONS
+from speechxai.evaluation.deletion import DEFAULT_FRACTIONS, deletion_auc
 from speechxai.experiments import deepspeech as study
 from speechxai.models import DeepSpeech
 
@@ -56,6 +56,21 @@ def test_pooled_findings_and_deletion_curves(model):
     assert set(curves) == {"saliency", "lrp", "random"}
     assert all(c.shape == (n, len(DEFAULT_FRACTIONS)) for c in curves.values())
     np.testing.assert_allclose(curves["lrp"][:, 0], 1.0)  # nothing removed yet
+    # the random baseline is the mean of its orders: one order alone is another curve
+    one_order = study.deletion_study(model, explained, background, random_orders=1)
+    three = study.deletion_study(model, explained, background, random_orders=3)
+    assert not np.allclose(one_order["random"], three["random"])
+    np.testing.assert_allclose(one_order["lrp"], three["lrp"])
+    with pytest.raises(ValueError, match="random_orders"):
+        study.deletion_study(model, explained, background, random_orders=0)
+    compared = study.deletion_against_random(curves)
+    assert list(compared.index) == ["saliency", "lrp", "random"]
+    areas = deletion_auc(curves["lrp"].T)
+    assert compared.loc["lrp", "area"] == pytest.approx(deletion_auc(curves["lrp"].mean(0)))
+    assert compared.loc["lrp", "minus random"] == pytest.approx(
+        np.mean(areas - deletion_auc(curves["random"].T)))
+    assert (compared["lo"] <= compared["minus random"]).all()
+    assert (compared["minus random"] <= compared["hi"]).all()
 
 
 def test_concatenate_pools_one_method_and_refuses_two(model):
@@ -90,9 +105,16 @@ def test_findings_prose_follows_the_numbers():
         "mean |A| letters": {"saliency": 1.0, "lrp": 1.0, "shap": 2.0},
         "mean |A| spaces": {"saliency": 1.0, "lrp": 1.0, "shap": 1.0},
     })
-    text = study.describe_findings(table, {"lrp": 0.1, "saliency": 0.8, "random": 0.7})
+    deletion = pd.DataFrame.from_dict({
+        "lrp": {"area": 0.1, "minus random": -0.6, "lo": -0.7, "hi": -0.5},
+        "saliency": {"area": 0.72, "minus random": 0.02, "lo": -0.01, "hi": 0.05},
+        "shap": {"area": 0.8, "minus random": 0.1, "lo": 0.05, "hi": 0.15},
+        "random": {"area": 0.7, "minus random": 0.0, "lo": 0.0, "hi": 0.0}}, orient="index")
+    text = study.describe_findings(table, deletion)
     lines = text.splitlines()
     assert "as the paper found" in lines[0] and "**unlike** the paper" in lines[1]
     assert "differently" in lines[2]
-    assert "lrp" in lines[3] and "faster than random" in lines[3]
-    assert "no faster than random" in lines[4]
+    assert "lrp" in lines[3] and ": faster than random" in lines[3]
+    assert "saliency" in lines[4] and "no faster than random" in lines[4]
+    assert "[-0.010, +0.050]" in lines[4]
+    assert "shap" in lines[5] and "slower than random" in lines[5]

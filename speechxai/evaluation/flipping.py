@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from speechxai.evaluation.bootstrap import paired_bootstrap
+
 STRATEGIES = ("random", "amplitude", "lrp")
 DEFAULT_FRACTIONS = np.geomspace(0.001, 0.6, 12)
 
@@ -133,11 +135,6 @@ def bootstrap_difference(correct_a, correct_b, fractions: Sequence[float], n_boo
     if correct_a.ndim != 2 or correct_a.shape != correct_b.shape:
         raise ValueError(f"need two (n_fractions, N) arrays of one shape, got "
                          f"{correct_a.shape} and {correct_b.shape}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be positive, got {n_boot}")
     # the area is linear in the curve: the mean of per-input areas is the area of the mean
     difference = curve_auc(fractions, correct_a) - curve_auc(fractions, correct_b)
-    samples = np.random.default_rng(seed).integers(0, difference.size, (n_boot, difference.size))
-    means = difference[samples].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(difference.mean()), float(lo), float(hi)
+    return paired_bootstrap(difference, n_boot, seed)
