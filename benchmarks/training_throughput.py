@@ -17,7 +17,8 @@ alike. "loss difference" is the relative difference of its first loss (same weig
 and dropout masks) from the reference's: what the variant changes in the numbers (later
 steps drift apart by chance alone; all losses are in the JSON). Medians of ``--repeats``
 interleaved steps after a warm-up step; preparing a batch's inputs (not in the step times)
-is timed apart. A variant counts as a gain from 1.1x (timings on a shared machine vary by
+is timed apart. The figure holds when the variant that training uses on this CPU
+(:func:`used_variant`) is within 1.1x of the fastest (timings on a shared machine vary by
 several per cent).
 
 Run: ``.venv/bin/python benchmarks/training_throughput.py [--repeats 5] [--threads 2]``
@@ -36,7 +37,12 @@ from common import finish, medians, parser, timings, torch_threads
 from torch import nn
 
 from speechxai.inputs import DigitSignals, model_inputs
-from speechxai.training import build_model
+from speechxai.training import (
+    TRAINING_MEMORY_FORMAT,
+    TrainingConfig,
+    build_model,
+    supported_precision,
+)
 
 BATCH = 64
 LEARNING_RATE = 1e-3
@@ -132,26 +138,39 @@ def measure(architecture: str, repeats: int, threads: int | None) -> dict:
     }
 
 
+def used_variant(architecture: str) -> str:
+    """The variant :func:`speechxai.training.train` runs on this CPU with the quick profile's
+    settings: bf16 where :func:`speechxai.training.supported_precision` keeps it, channels-last
+    where :data:`speechxai.training.TRAINING_MEMORY_FORMAT` asks for it."""
+    bf16 = supported_precision(TrainingConfig(architecture, "digit", "any")).bf16
+    channels_last = TRAINING_MEMORY_FORMAT.get(architecture) == torch.channels_last
+    parts = ["bf16"] * bf16 + ["channels_last"] * channels_last
+    return " + ".join(parts) or "eager fp32"
+
+
 def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
-    """Figure 5: per model, the best variant's samples/s over the eager fp32 loop's."""
+    """Figure 5: per model, the samples/s of the variant training uses on this CPU over the
+    eager fp32 loop's; it holds when no other variant is more than 10% faster."""
     rows = []
     for architecture in ARCHITECTURES:
         result = measure(architecture, repeats, threads)
         step_s = result["step_s"]
         reference = next(iter(step_s))
         ratios = {name: step_s[reference] / seconds for name, seconds in step_s.items()}
-        best = max((name for name in ratios if name != reference), key=ratios.get)
+        best = max(ratios, key=ratios.get)
+        used = used_variant(architecture)
         others = ", ".join(
             f"{name} {ratio:.2f}x (loss difference {result['loss_difference'][name]:.0e})"
             for name, ratio in ratios.items() if name != reference)
         rows.append({
-            "figure": f"5 training throughput, {architecture}", "value": ratios[best],
-            "unit": f"x ({best})", "target": f"best variant >= {GAIN:g}x eager fp32",
-            "holds": ratios[best] >= GAIN,
+            "figure": f"5 training throughput, {architecture}", "value": ratios[used],
+            "unit": f"x ({used}, used)",
+            "target": f"no variant > {GAIN:g}x the one used (best: {best} {ratios[best]:.2f}x)",
+            "holds": ratios[best] <= GAIN * ratios[used],
             "note": f"eager fp32 {BATCH / step_s[reference]:.1f} samples/s; {others}; "
                     f"first compiled step {result['first_step_s']['compile']:.0f} s; inputs "
                     f"{result['inputs_s_per_batch']:.2f} s per batch",
-            "best": best, "ratios": ratios,
+            "best": best, "used": used, "ratios": ratios,
             "samples_per_s": {name: BATCH / seconds for name, seconds in step_s.items()},
             **result,
         })

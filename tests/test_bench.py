@@ -63,6 +63,20 @@ def test_suite_lists_every_figure_of_issue_8():
         "1", "2", "3a", "3b", "4", "5", "6"]
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_training_figure_names_the_variant_training_uses(benchmarks, monkeypatch, native):
+    import speechxai.training
+
+    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: native)
+    throughput = benchmarks("training_throughput")
+    expected = {"audionet": "bf16" if native else "eager fp32",
+                "alexnet": "bf16 + channels_last" if native else "channels_last"}
+    names = {variant.name for variant in throughput.variants("alexnet", 2, None)}
+    for architecture, name in expected.items():
+        assert throughput.used_variant(architecture) == name
+        assert name in names
+
+
 def test_timings_interleave_runs_after_an_untimed_warm_up(benchmarks):
     common = benchmarks("common")
     calls = []
