@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from speechxai.ctc import ctc_loss, encode, greedy_decode
-from speechxai.features import DEEPSPEECH_RATE, MFCC_CONTEXT, _mfcc_transform, _resampler
+from speechxai.features import MFCC_CONTEXT, mfcc_frames
 
 
 def context_windows(frames: torch.Tensor) -> torch.Tensor:
@@ -35,9 +35,7 @@ def differentiable_windows(waveform: torch.Tensor, sample_rate: int) -> torch.Te
     (the same resampler and MFCC transform, without ``torch.no_grad``)."""
     if waveform.ndim != 1:
         raise ValueError(f"expected one mono waveform (samples,), got {tuple(waveform.shape)}")
-    if sample_rate != DEEPSPEECH_RATE:
-        waveform = _resampler(int(sample_rate), DEEPSPEECH_RATE)(waveform)
-    return context_windows(_mfcc_transform()(waveform).T)
+    return context_windows(mfcc_frames(waveform, sample_rate, differentiable=True))
 
 
 def targeted_attack(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -128,18 +129,25 @@ def _resampler(orig_rate: int, new_rate: int) -> torchaudio.transforms.Resample:
     return torchaudio.transforms.Resample(orig_rate, new_rate)
 
 
-def resample(waveform: np.ndarray | torch.Tensor, sample_rate: int, new_rate: int) -> torch.Tensor:
+def _gradients(differentiable: bool):
+    """The context of a transform: autograd as the caller has it, or none."""
+    return contextlib.nullcontext() if differentiable else torch.no_grad()
+
+
+def resample(waveform: np.ndarray | torch.Tensor, sample_rate: int, new_rate: int, *,
+             differentiable: bool = False) -> torch.Tensor:
     """``waveform`` (1-D) resampled from ``sample_rate`` to ``new_rate`` Hz, float32.
 
     Band-limited sinc interpolation with torchaudio's defaults (Hann-windowed sinc, 6 zero
     crossings, roll-off 0.99), identical to ``torchaudio.functional.resample``; the kernel is
     cached per pair of rates. The output has ``ceil(len * new_rate / sample_rate)`` samples.
+    ``differentiable`` lets gradients reach ``waveform`` (e.g. for adversarial attacks).
     """
     signal = _as_signal(waveform)
     sample_rate, new_rate = _check_rate(sample_rate), _check_rate(new_rate)
     if sample_rate == new_rate:
         return signal
-    with torch.no_grad():
+    with _gradients(differentiable):
         return _resampler(sample_rate, new_rate)(signal)
 
 
@@ -318,7 +326,8 @@ def _mfcc_transform() -> torchaudio.transforms.MFCC:
     )
 
 
-def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
+def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
+                differentiable: bool = False) -> torch.Tensor:
     """DeepSpeech 0.9 MFCC frames (T, 26) of a recording (resampled to 16 kHz).
 
     Parameters
@@ -327,6 +336,9 @@ def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.
         One mono recording, float in [-1, 1] like DeepSpeech's decoded WAV.
     sample_rate : int
         Its sample rate in Hz.
+    differentiable : bool
+        Let gradients reach ``waveform`` through the resampler and the MFCC transform
+        (:func:`speechxai.adversarial.differentiable_windows`).
 
     Returns
     -------
@@ -349,13 +361,13 @@ def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.
     AudioError
         If the recording is shorter than one 32-ms window at 16 kHz.
     """
-    signal = resample(waveform, sample_rate, DEEPSPEECH_RATE)
+    signal = resample(waveform, sample_rate, DEEPSPEECH_RATE, differentiable=differentiable)
     if signal.numel() < MFCC_WINDOW:
         raise AudioError(
             f"the recording has {signal.numel()} samples at {DEEPSPEECH_RATE} Hz, fewer than "
             f"one {MFCC_WINDOW}-sample (32 ms) MFCC window"
         )
-    with torch.no_grad():
+    with _gradients(differentiable):
         return _mfcc_transform()(signal).T.contiguous()
 
 
