@@ -36,6 +36,21 @@ def test_explicit_lstm_equals_torchs_lstm_with_the_same_weights():
     torch.testing.assert_close(trace.cell[:, -1], lstm(inputs)[1][1][0], rtol=1e-12, atol=1e-12)
 
 
+def test_explicit_lstm_continues_from_a_given_state():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, batch_first=True).double()
+    explicit = ExplicitLSTM.from_lstm(lstm)
+    inputs = torch.randn(2, 5, 3, dtype=torch.float64)
+    hidden, cell = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+    expected = lstm(inputs, (hidden[None], cell[None]))[0]
+    torch.testing.assert_close(explicit.trace(inputs, (hidden, cell)).hidden, expected,
+                               rtol=1e-12, atol=1e-12)
+    # the second half continues from the state the first half left
+    first = explicit.trace(inputs[:, :2])
+    second = explicit.trace(inputs[:, 2:], (first.hidden[:, -1], first.cell[:, -1]))
+    torch.testing.assert_close(second.hidden, explicit(inputs)[:, 2:], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False}])
 def test_from_lstm_refuses_what_one_explicit_cell_cannot_hold(options):
     with pytest.raises(ValueError, match="one-layer, unidirectional"):

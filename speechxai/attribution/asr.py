@@ -51,13 +51,11 @@ def _frame_logits(
     model: DeepSpeech, variants: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor
 ) -> torch.Tensor:
     """Logits (n, 29) at a frame whose window is each of ``variants`` (n, 19, 26), the other
-    windows fixed: one step of the LSTM (:class:`speechxai.models.ExplicitLSTM`'s equations)
-    from the state ``hidden``, ``cell`` that the earlier windows left. The LSTM is causal, so
-    this equals the whole model's output at that frame, at the cost of one frame."""
-    gates = model.lstm.input_gates(model.dense(variants)) + model.lstm.hidden_gates(hidden)
-    i, f, g, o = gates.chunk(4, -1)
-    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
-    return model.head(torch.sigmoid(o) * torch.tanh(cell))
+    windows fixed: one step of the LSTM from the state ``hidden``, ``cell`` that the earlier
+    windows left. The LSTM is causal, so this equals the whole model's output at that frame,
+    at the cost of one frame."""
+    step = model.lstm.trace(model.dense(variants)[..., None, :], (hidden, cell))
+    return model.head(step.hidden[..., 0, :])
 
 
 def _saliency(model, windows, frames, targets):

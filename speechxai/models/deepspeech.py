@@ -73,12 +73,17 @@ class ExplicitLSTM(nn.Module):
             explicit.hidden_gates.bias.copy_(lstm.bias_hh_l0)
         return explicit
 
-    def trace(self, inputs: torch.Tensor) -> LSTMTrace:
-        """Gate pre-activations, cell states and outputs at every step."""
+    def trace(self, inputs: torch.Tensor,
+              state: tuple[torch.Tensor, torch.Tensor] | None = None) -> LSTMTrace:
+        """Gate pre-activations, cell states and outputs at every step, starting from
+        ``state`` = (hidden, cell) (default zeros; broadcast against the batch)."""
         if inputs.ndim < 2 or inputs.shape[-2] == 0:
             raise ValueError(f"expected inputs (..., T, features) with T >= 1, got "
                              f"{tuple(inputs.shape)}")
-        hidden = cell = inputs.new_zeros(*inputs.shape[:-2], self.hidden_size)
+        if state is None:
+            hidden = cell = inputs.new_zeros(*inputs.shape[:-2], self.hidden_size)
+        else:
+            hidden, cell = state
         gates, cells, hiddens = [], [], []
         for from_input in self.input_gates(inputs).unbind(-2):
             gates.append(from_input + self.hidden_gates(hidden))
