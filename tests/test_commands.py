@@ -12,6 +12,7 @@ import torch
 from speechxai.attribution.blackbox import slot_probabilities
 from speechxai.datasets.corpus import DIGIT_WORDS
 from speechxai.datasets.sequences import FILLER, KEYWORDS, SLOTS, command, slot_classes
+from speechxai.experiments import wordlevel
 from speechxai.experiments.wordlevel import (
     CommandConfig,
     sex_classifier,
@@ -64,8 +65,8 @@ def test_default_slots_are_the_command_slots(model):
 def test_features_are_normalised_log_mels_independent_of_the_batch(model):
     waveforms = [item.waveform for item in tone_items(3)]
     padded, lengths = model.features(waveforms)
-    # frames of 256 samples (2^8 nearest 25 ms at 8 kHz) every 10 ms (80), not centred
-    assert lengths.tolist() == [1 + (w.numel() - 256) // 80 for w in waveforms]
+    # frames of 256 samples (2^8 nearest 25 ms at 8 kHz) every 20 ms (160), not centred
+    assert lengths.tolist() == [1 + (w.numel() - 256) // 160 for w in waveforms]
     assert padded.shape == (3, MEL_BINS, max(lengths))
     for row, (waveform, n) in enumerate(zip(waveforms, lengths, strict=True)):
         alone, length = model.features([waveform])
@@ -92,9 +93,9 @@ def test_an_unpadded_batch_skips_packing_with_the_same_logits(model, monkeypatch
                         lambda *args, **kwargs: packs.append(1) or original(*args, **kwargs))
     direct = model(padded, lengths)
     assert not packs
-    # eight frames of padding (one step after the three stride-2 convolutions) make the
+    # four frames of padding (one step after convolutions of strides 2, 2 and 1) make the
     # same rows go through the packed GRU
-    through_packing = model(torch.nn.functional.pad(padded, (0, 8)), lengths)
+    through_packing = model(torch.nn.functional.pad(padded, (0, 4)), lengths)
     assert len(packs) == 1
     for slot in model.slots:
         torch.testing.assert_close(direct[slot], through_packing[slot], atol=1e-5, rtol=1e-4)
@@ -126,7 +127,7 @@ def test_predict_proba_is_a_deterministic_black_box_of_any_batch(model):
 CONFIG = CommandConfig(width=8, steps=30, batch_size=4, learning_rate=1e-2, cosine=False)
 
 
-def test_training_lowers_the_loss_and_the_cache_returns_the_model(tmp_path):
+def test_training_lowers_the_loss_and_the_cache_returns_the_model(tmp_path, monkeypatch):
     items = tone_items(8)
     trained = train_command_classifier(CONFIG, items, progress=False, cache_dir=tmp_path)
     loss = trained.history["loss"]
@@ -142,6 +143,9 @@ def test_training_lowers_the_loss_and_the_cache_returns_the_model(tmp_path):
     train_command_classifier(replace(CONFIG, steps=2), items[:4], progress=False,
                              cache_dir=tmp_path)
     assert len(list(tmp_path.iterdir())) == 2  # other config, other data: another entry
+    monkeypatch.setattr(wordlevel, "ARCHITECTURE_VERSION", wordlevel.ARCHITECTURE_VERSION + 1)
+    train_command_classifier(CONFIG, items, progress=False, cache_dir=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 3  # a changed network never loads old weights
 
 
 def test_training_and_scoring_refuse_bad_input(model, tmp_path):

@@ -27,7 +27,7 @@ from speechxai.experiments.deepspeech import _data_key
 from speechxai.features import AUDIOMNIST_LENGTH, AUDIOMNIST_RATE, resample
 from speechxai.inputs import DigitSignals
 from speechxai.models import CommandClassifier
-from speechxai.models.commands import pad_features
+from speechxai.models.commands import ARCHITECTURE_VERSION, pad_features
 from speechxai.training import TrainedModel, config_key, fit, save_checkpoint
 
 
@@ -86,14 +86,16 @@ def train_command_classifier(
     Seeded Adam on random batches of zero-padded log-mel spectrograms, the cross-entropy
     summed over the slots, gradient norm clipping and optionally cosine annealing. Items
     need ``waveform``, ``sample_rate``, ``transcript`` and ``command``. Cached at
-    ``<cache_dir or data_root()/models>/commands-<key>.pt``, keyed by the configuration and
-    the training waveforms and transcripts (which decide the commands).
+    ``<cache_dir or data_root()/models>/commands-<key>.pt``, keyed by the configuration, the
+    network's :data:`~speechxai.models.commands.ARCHITECTURE_VERSION` and the training
+    waveforms and transcripts (which decide the commands).
     """
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
     sample_rate = _sample_rate(items)
-    key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{config.key()}:{ARCHITECTURE_VERSION}:{_data_key(items)}".encode()
+                         ).hexdigest()[:16]
     path = Path(cache_dir or data_root() / "models") / f"commands-{key}.pt"
     torch.manual_seed(config.seed)
     model = CommandClassifier(sample_rate, width=config.width)

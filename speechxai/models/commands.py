@@ -21,6 +21,11 @@ from speechxai.datasets.sequences import SLOTS, slot_classes
 from speechxai.features import LOG_MEL_OFFSET
 
 MEL_BINS = 40  # the 40 log-mel filterbanks of spoken-language-understanding baselines
+HOP_SECONDS = 0.020  # one log-mel frame every 20 ms
+STRIDES = (2, 2, 1)  # of the three convolutions: one GRU step per 80 ms
+ARCHITECTURE_VERSION = 2
+"""Joins the trained classifier's cache key; raise it whenever the network or its features
+change (1: 10-ms frames and three stride-2 convolutions)."""
 
 
 def default_slots() -> dict[str, int]:
@@ -36,9 +41,9 @@ def pad_features(features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.
 
 
 class CommandClassifier(nn.Module):
-    """Log-mel frames (:meth:`features`) -> three convolutions (kernel 5,
-    stride 2, batch normalisation, ReLU: one step per 80 ms) -> bidirectional GRU -> per
-    slot, attention pooling over the real steps and a linear head.
+    """Log-mel frames every 20 ms (:meth:`features`) -> three convolutions (kernel 5,
+    strides 2, 2, 1, batch normalisation, ReLU: one step per 80 ms) -> bidirectional GRU ->
+    per slot, attention pooling over the real steps and a linear head.
 
     Measured on 1,000 digit sequences (held-out speakers, 2 CPU cores): without batch
     normalisation and with two convolutions (40-ms steps), 400 training steps left the
@@ -58,7 +63,7 @@ class CommandClassifier(nn.Module):
         super().__init__()
         self.sample_rate = sample_rate
         window = 2 ** round(math.log2(0.025 * sample_rate))  # a fast FFT size near 25 ms
-        hop = round(0.010 * sample_rate)
+        hop = round(HOP_SECONDS * sample_rate)
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate, n_fft=window, hop_length=hop, n_mels=MEL_BINS,
             f_max=min(8000.0, sample_rate / 2), center=False, mel_scale="slaney")
@@ -67,9 +72,9 @@ class CommandClassifier(nn.Module):
             raise ValueError(f"need at least one slot of >= 2 classes and width >= 1, got "
                              f"{self.slots} and width {width}")
         self.convolutions = nn.ModuleList([
-            nn.Sequential(nn.Conv1d(channels, width, 5, stride=2, padding=2),
+            nn.Sequential(nn.Conv1d(channels, width, 5, stride=stride, padding=2),
                           nn.BatchNorm1d(width), nn.ReLU())
-            for channels in (MEL_BINS, width, width)
+            for channels, stride in zip((MEL_BINS, width, width), STRIDES, strict=True)
         ])
         self.gru = nn.GRU(width, width, batch_first=True, bidirectional=True)
         self.attention = nn.Linear(2 * width, len(self.slots))
@@ -82,8 +87,8 @@ class CommandClassifier(nn.Module):
             raise ValueError(f"expected (N, {MEL_BINS}, T) log-mel features and N lengths, "
                              f"got {tuple(features.shape)} and {len(lengths)} lengths")
         hidden, steps = features, torch.as_tensor(lengths)
-        for convolution in self.convolutions:  # each halves the steps, rounding up
-            hidden, steps = convolution(hidden), (steps + 1) // 2
+        for convolution, stride in zip(self.convolutions, STRIDES, strict=True):
+            hidden, steps = convolution(hidden), (steps + stride - 1) // stride  # rounding up
             # zero the padding's outputs, as the next convolution pads a lone input with zeros
             hidden = hidden * (torch.arange(hidden.shape[2]) < steps[:, None])[:, None]
         hidden = hidden.transpose(1, 2)  # (N, T', width)
@@ -106,7 +111,7 @@ class CommandClassifier(nn.Module):
 
         At the waveforms' own rate (no resampling) in one batched transform: Hann frames of
         the power of two of samples nearest 25 ms (512 = 23 ms at 22.05 kHz; a fast FFT)
-        every 10 ms, without centring (``T = 1 + (n - window) // hop``, so no frame of
+        every 20 ms, without centring (``T = 1 + (n - window) // hop``, so no frame of
         a waveform sees the batch's zero filling), 40 Slaney mel bins up to 8 kHz,
         ``log(mel + 1e-6)``, each bin z-normalised over the waveform's frames (a constant
         bin becomes zero), padding frames zero. A waveform's features do not depend on the
