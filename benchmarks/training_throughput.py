@@ -1,7 +1,8 @@
 """Benchmark: training throughput (samples/s) of AudioNet and AlexNet on CPU.
 
 The reference is the plain eager fp32 step of :func:`speechxai.training.train` (forward,
-cross-entropy, backward, gradient clipping, Adam) at torch's default thread count, on batches
+cross-entropy, backward, gradient clipping, Adam) without huge pages at torch's default
+thread count, on batches
 of 64 (the quick profile's) in training mode. The variants:
 
 - ``1 thread`` / ``N threads``: other intra-op thread counts (``--threads``);
@@ -9,7 +10,11 @@ of 64 (the quick profile's) in training mode. The variants:
 - ``channels_last`` (AlexNet): model and inputs in NHWC memory format;
 - ``compile``: ``torch.compile`` (inductor, with eager's random numbers so dropout masks
   match), also with bf16; its first step, compilation included, is reported apart from its
-  steady state.
+  steady state;
+- all of them with torch's buffers on transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``,
+  which importing speechxai sets, so the book trains with it), against the reference without
+  them. torch reads the setting once per process, so each setting runs in a fresh interpreter
+  (one after the other, not interleaved): without huge pages only the reference.
 
 Each variant trains its own copy of the same initial model on the same batches (the model
 inputs of seeded noise signals; the cost does not depend on the values), each step seeded
@@ -27,6 +32,10 @@ Run: ``.venv/bin/python benchmarks/training_throughput.py [--repeats 5] [--threa
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +58,8 @@ LEARNING_RATE = 1e-3
 GRADIENT_CLIP = 5.0
 GAIN = 1.1
 ARCHITECTURES = ("audionet", "alexnet")
+HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"
+REFERENCE = "eager fp32, no huge pages"
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,12 @@ def trainer(model: nn.Module, variant: Variant, data: list) -> tuple[Callable[[]
     return step, losses
 
 
-def measure(architecture: str, repeats: int, threads: int | None) -> dict:
-    """Seconds per step, first-step seconds and losses of every variant of one model."""
-    chosen = variants(architecture, torch.get_num_threads(), threads)
+def measure(architecture: str, repeats: int, threads: int | None,
+            reference_only: bool = False) -> dict:
+    """Seconds per step, first-step seconds and losses of every variant of one model (only
+    of the eager fp32 reference if ``reference_only``)."""
+    chosen = variants(architecture, torch.get_num_threads(), threads)[:1 if reference_only
+                                                                      else None]
     start = time.perf_counter()
     data = batches(architecture, repeats + 2)
     inputs_s = (time.perf_counter() - start) / len(data)
@@ -138,6 +152,30 @@ def measure(architecture: str, repeats: int, threads: int | None) -> dict:
     }
 
 
+def measure_in_child(architecture: str, repeats: int, threads: int | None,
+                     huge_pages: bool) -> dict:
+    """:func:`measure` in a fresh interpreter whose torch allocates with or without huge
+    pages; without them only the reference runs."""
+    command = [sys.executable, __file__, "--child", architecture, "--repeats", str(repeats)]
+    command += ["--threads", str(threads)] if threads else []
+    command += [] if huge_pages else ["--reference-only"]
+    child = subprocess.run(command, env={**os.environ, HUGE_PAGES: str(int(huge_pages))},
+                           capture_output=True, text=True)
+    if child.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{child.stderr[-2000:]}")
+    return json.loads(child.stdout.splitlines()[-1])
+
+
+def with_huge_pages(plain: dict, huge: dict) -> dict:
+    """One result from the two children's: the reference without huge pages first."""
+    merged = {key: {REFERENCE: plain[key]["eager fp32"], **huge[key]}
+              for key in ("step_s", "times_s", "first_step_s", "losses")}
+    reference = merged["losses"][REFERENCE]
+    merged["loss_difference"] = {name: abs(values[0] - reference[0]) / abs(reference[0])
+                                 for name, values in merged["losses"].items()}
+    return {**huge, **merged}
+
+
 def used_variant(architecture: str) -> str:
     """The variant :func:`speechxai.training.train` runs on this CPU with the quick profile's
     settings: bf16 where :func:`speechxai.training.supported_precision` keeps it, channels-last
@@ -153,9 +191,10 @@ def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
     eager fp32 loop's; it holds when no other variant is more than 10% faster."""
     rows = []
     for architecture in ARCHITECTURES:
-        result = measure(architecture, repeats, threads)
+        result = with_huge_pages(measure_in_child(architecture, repeats, threads, False),
+                                 measure_in_child(architecture, repeats, threads, True))
         step_s = result["step_s"]
-        reference = next(iter(step_s))
+        reference = REFERENCE
         ratios = {name: step_s[reference] / seconds for name, seconds in step_s.items()}
         best = max(ratios, key=ratios.get)
         used = used_variant(architecture)
@@ -167,7 +206,7 @@ def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
             "unit": f"x ({used}, used)",
             "target": f"no variant > {GAIN:g}x the one used (best: {best} {ratios[best]:.2f}x)",
             "holds": ratios[best] <= GAIN * ratios[used],
-            "note": f"eager fp32 {BATCH / step_s[reference]:.1f} samples/s; {others}; "
+            "note": f"{reference} {BATCH / step_s[reference]:.1f} samples/s; {others}; "
                     f"first compiled step {result['first_step_s']['compile']:.0f} s; inputs "
                     f"{result['inputs_s_per_batch']:.2f} s per batch",
             "best": best, "used": used, "ratios": ratios,
@@ -178,7 +217,14 @@ def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
 
 
 def main() -> int:
-    args = parser(__doc__, repeats=5, threads=2).parse_args()
+    arguments = parser(__doc__, repeats=5, threads=2)
+    arguments.add_argument("--child", choices=ARCHITECTURES, help="measure one model and "
+                           "print its result as JSON (what run() starts per setting)")
+    arguments.add_argument("--reference-only", action="store_true")
+    args = arguments.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.repeats, args.threads, args.reference_only)))
+        return 0
     return finish("training_throughput", run(args.repeats, args.threads))
 
 

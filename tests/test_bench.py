@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -75,6 +77,34 @@ def test_training_figure_names_the_variant_training_uses(benchmarks, monkeypatch
     for architecture, name in expected.items():
         assert throughput.used_variant(architecture) == name
         assert name in names
+
+
+def test_training_figure_puts_the_reference_without_huge_pages_first(benchmarks):
+    throughput = benchmarks("training_throughput")
+
+    def child(step_s: dict, first_loss: float) -> dict:
+        return {"step_s": step_s, "times_s": {name: [s] for name, s in step_s.items()},
+                "first_step_s": step_s, "losses": {name: [first_loss] for name in step_s},
+                "architecture": "audionet"}
+
+    plain = child({"eager fp32": 2.0}, 2.0)
+    huge = child({"eager fp32": 1.0, "bf16": 4.0}, 2.5)
+    merged = throughput.with_huge_pages(plain, huge)
+    assert list(merged["step_s"]) == [throughput.REFERENCE, "eager fp32", "bf16"]
+    assert merged["step_s"][throughput.REFERENCE] == 2.0
+    assert merged["loss_difference"] == {throughput.REFERENCE: 0.0, "eager fp32": 0.25,
+                                         "bf16": 0.25}
+    assert merged["architecture"] == "audionet"
+
+
+def test_importing_speechxai_asks_torch_for_huge_pages_unless_told_otherwise():
+    script = "import os, speechxai; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    for given, expected in ((None, "1"), ("0", "0")):
+        env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+        env.update({} if given is None else {"THP_MEM_ALLOC_ENABLE": given})
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.strip() == expected
 
 
 def test_timings_interleave_runs_after_an_untimed_warm_up(benchmarks):
