@@ -1,9 +1,8 @@
 """Benchmark: training throughput (samples/s) of AudioNet and AlexNet on CPU.
 
 The reference is the plain eager fp32 step of :func:`speechxai.training.train` (forward,
-cross-entropy, backward, gradient clipping, Adam) without huge pages at torch's default
-thread count, on batches
-of 64 (the quick profile's) in training mode. The variants:
+cross-entropy, backward, gradient clipping, Adam) without huge pages, at torch's default
+thread count, on batches of 64 (the quick profile's) in training mode. The variants:
 
 - ``1 thread`` / ``N threads``: other intra-op thread counts (``--threads``);
 - ``bf16``: bfloat16 autocast (``TrainingConfig.bf16``, on at the quick profile);

@@ -5,11 +5,12 @@ import os
 from speechxai.errors import AudioError
 
 # Transparent huge pages for torch's large CPU buffers. Without them, every training step of
-# AudioNet maps and zero-fills its 200-MB activations page by page again (about 700,000 page
-# faults per step at batch 64); with them the step is 1.5x faster on 2 cores
-# (``benchmarks/training_throughput.py``). c10 reads the variable once, at torch's first
-# allocation: it takes effect where speechxai is imported before torch, and in every process
-# started from there (the book's kernels). Set it to 0 to opt out.
+# AudioNet maps and zero-fills its 200-MB activations page by page again (about 550,000 page
+# faults per step at batch 64); with them the step is 1.6x faster on 2 cores
+# (``benchmarks/training_throughput.py``, figure 5; PyTorch PR 107697 added the switch).
+# c10 reads the variable once, at torch's first allocation: it takes effect where speechxai
+# is imported before torch, and in every process started from there (the book's kernels).
+# Set it to 0 to opt out.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 __all__ = ["AudioError"]
