@@ -44,6 +44,7 @@ import torch
 from common import finish, medians, parser, timings, torch_threads
 from torch import nn
 
+from speechxai import HUGE_PAGES_ENV
 from speechxai.inputs import DigitSignals, model_inputs
 from speechxai.training import (
     TRAINING_MEMORY_FORMAT,
@@ -57,7 +58,6 @@ LEARNING_RATE = 1e-3
 GRADIENT_CLIP = 5.0
 GAIN = 1.1
 ARCHITECTURES = ("audionet", "alexnet")
-HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"
 REFERENCE = "eager fp32, no huge pages"
 
 
@@ -158,7 +158,7 @@ def measure_in_child(architecture: str, repeats: int, threads: int | None,
     command = [sys.executable, __file__, "--child", architecture, "--repeats", str(repeats)]
     command += ["--threads", str(threads)] if threads else []
     command += [] if huge_pages else ["--reference-only"]
-    child = subprocess.run(command, env={**os.environ, HUGE_PAGES: str(int(huge_pages))},
+    child = subprocess.run(command, env={**os.environ, HUGE_PAGES_ENV: str(int(huge_pages))},
                            capture_output=True, text=True)
     if child.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{child.stderr[-2000:]}")

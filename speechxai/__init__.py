@@ -11,7 +11,8 @@ from speechxai.errors import AudioError
 # c10 reads the variable once, at torch's first allocation: it takes effect where speechxai
 # is imported before torch, and in every process started from there (the book's kernels).
 # Set it to 0 to opt out.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"
+os.environ.setdefault(HUGE_PAGES_ENV, "1")
 
 __all__ = ["AudioError"]
 __version__ = "0.1.0"

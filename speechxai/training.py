@@ -25,10 +25,10 @@ from speechxai.inputs import DigitSignals, model_inputs, placement_seeds, traini
 
 N_CLASSES = {"digit": 10, "sex": 2}
 TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last}
-"""Memory format of the 2-D convolutions while training: channels-last trains AlexNet 1.3x
-faster than eager fp32 on 2 cores of an AVX2 CPU, and with native bfloat16 1.7-2.2x against
-1.1-1.7x for bfloat16 alone (``benchmarks/training_throughput.py``, figure 5); AudioNet's 1-D
-convolutions have no such format."""
+"""Memory format of the 2-D convolutions while training: channels-last trains AlexNet 1.2x
+faster than the plain eager fp32 loop on 2 cores of an AVX2 CPU, and with native bfloat16
+1.7-2.2x against 1.1-1.7x for bfloat16 alone (``benchmarks/training_throughput.py``,
+figure 5); AudioNet's 1-D convolutions have no such format."""
 VALIDATION_SIZE = 128  # validation signals scored during training (a seeded subset)
 
 
