@@ -51,15 +51,31 @@ def test_explicit_lstm_continues_from_a_given_state():
     torch.testing.assert_close(second.hidden, explicit(inputs)[:, 2:], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(5, 3), (2, 5, 3), (2, 3, 5, 3)])
+def test_explicit_lstm_forward_runs_torchs_kernel_with_the_traces_outputs_and_gradients(shape):
+    torch.manual_seed(0)
+    explicit = ExplicitLSTM(3, 4).double()
+    inputs = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    weights = [inputs, *explicit.parameters()]
+    fused, stepped = explicit(inputs), explicit.trace(inputs).hidden
+    assert fused.shape == (*shape[:-1], 4)
+    torch.testing.assert_close(fused, stepped, rtol=1e-12, atol=1e-12)
+    seed = torch.randn_like(fused)
+    for from_kernel, from_loop in zip(torch.autograd.grad(fused, weights, seed),
+                                      torch.autograd.grad(stepped, weights, seed), strict=True):
+        torch.testing.assert_close(from_kernel, from_loop, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False}])
 def test_from_lstm_refuses_what_one_explicit_cell_cannot_hold(options):
     with pytest.raises(ValueError, match="one-layer, unidirectional"):
         ExplicitLSTM.from_lstm(nn.LSTM(3, 4, **options))
 
 
-def test_explicit_lstm_rejects_an_empty_sequence():
+@pytest.mark.parametrize("method", ["forward", "trace"])
+def test_explicit_lstm_rejects_an_empty_sequence(method):
     with pytest.raises(ValueError, match="T >= 1"):
-        ExplicitLSTM(3, 4)(torch.zeros(0, 3))
+        getattr(ExplicitLSTM(3, 4), method)(torch.zeros(0, 3))
 
 
 def test_deepspeech_maps_windows_to_29_logits_per_frame_and_is_causal():

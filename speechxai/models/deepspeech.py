@@ -40,6 +40,12 @@ class LSTMTrace(NamedTuple):
     """Outputs (..., T, H)."""
 
 
+def _check_sequences(inputs: torch.Tensor) -> None:
+    if inputs.ndim < 2 or inputs.shape[-2] == 0:
+        raise ValueError(f"expected inputs (..., T, features) with T >= 1, got "
+                         f"{tuple(inputs.shape)}")
+
+
 class ExplicitLSTM(nn.Module):
     """One LSTM layer as an explicit cell of two linear maps, with torch's equations and
     parameters (``nn.LSTM``, one layer, gates in the order i, f, g, o)::
@@ -51,6 +57,12 @@ class ExplicitLSTM(nn.Module):
     starting from ``h_{-1} = c_{-1} = 0``. Inputs are (..., T, input_size), time second to
     last; the outputs (..., T, hidden_size). Causal: output t depends on inputs 0..t only,
     so zero-padding at the end of a sequence leaves its real frames unchanged.
+
+    :meth:`trace` runs the cell step by step and keeps every gate and cell state, which LRP
+    needs. :meth:`forward` (training, decoding, gradients) computes the same outputs with
+    torch's own LSTM kernel on these parameters: its loop over the frames runs in C++, and
+    forward and backward together take 2.5x less time than :meth:`trace`'s Python loop
+    (batch 32, 250 frames, 128 units, 2 CPU cores).
     """
 
     def __init__(self, input_size: int, hidden_size: int):
@@ -77,9 +89,7 @@ class ExplicitLSTM(nn.Module):
               state: tuple[torch.Tensor, torch.Tensor] | None = None) -> LSTMTrace:
         """Gate pre-activations, cell states and outputs at every step, starting from
         ``state`` = (hidden, cell) (default zeros; broadcast against the batch)."""
-        if inputs.ndim < 2 or inputs.shape[-2] == 0:
-            raise ValueError(f"expected inputs (..., T, features) with T >= 1, got "
-                             f"{tuple(inputs.shape)}")
+        _check_sequences(inputs)
         if state is None:
             hidden = cell = inputs.new_zeros(*inputs.shape[:-2], self.hidden_size)
         else:
@@ -95,7 +105,15 @@ class ExplicitLSTM(nn.Module):
         return LSTMTrace(torch.stack(gates, -2), torch.stack(cells, -2), torch.stack(hiddens, -2))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.trace(inputs).hidden
+        _check_sequences(inputs)
+        sequences = inputs.reshape(-1, *inputs.shape[-2:])
+        zeros = sequences.new_zeros(1, len(sequences), self.hidden_size)
+        weights = [self.input_gates.weight, self.hidden_gates.weight,
+                   self.input_gates.bias, self.hidden_gates.bias]
+        # nn.LSTM's kernel: biases, one layer, no dropout, train, unidirectional, batch first
+        hidden, _, _ = torch.lstm(sequences, (zeros, zeros), weights, True, 1, 0.0,
+                                  self.training, False, True)
+        return hidden.reshape(*inputs.shape[:-1], self.hidden_size)
 
 
 class DeepSpeech(nn.Module):
