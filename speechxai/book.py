@@ -183,6 +183,21 @@ def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,
     _write_json(path, timing)
 
 
+HTML_BUILD = "html build"
+"""Key of ``timing.json`` that holds the last :func:`build`'s wall time (no profile: the
+HTML build renders whatever chapters ran)."""
+
+
+def record_build_time(build_dir: Path, seconds: float) -> None:
+    """Merge the HTML build's wall time into ``timing.json`` as ``{HTML_BUILD: {"seconds",
+    "at"}}`` beside the profiles' chapter times: ``make book`` is the chapters and the build."""
+    path = timing_path(build_dir)
+    timing = json.loads(path.read_text()) if path.exists() else {}
+    timing[HTML_BUILD] = {"seconds": round(seconds, 3),
+                          "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    _write_json(path, timing)
+
+
 def run_chapter(
     chapter: Chapter,
     profile: str,
@@ -352,8 +367,10 @@ def build(root: Path, build_dir: Path) -> Path:
     """Render the executed chapters and the other pages into ``build_dir/html``.
 
     Jupyter Book runs on a staging copy of the book in which every chapter's MyST source
-    is replaced by its executed notebook (never both: Sphinx refuses duplicates).
+    is replaced by its executed notebook (never both: Sphinx refuses duplicates). The wall
+    time lands in ``timing.json`` (:func:`record_build_time`).
     """
+    started = time.perf_counter()
     executed = build_dir / "notebooks"
     missing = [c.name for c in chapters(root) if not (executed / f"{c.name}.ipynb").exists()]
     if missing:
@@ -393,4 +410,5 @@ def build(root: Path, build_dir: Path) -> Path:
     html = build_dir / "html"
     shutil.rmtree(html, ignore_errors=True)
     shutil.move(output / "_build" / "html", html)
+    record_build_time(build_dir, time.perf_counter() - started)
     return html

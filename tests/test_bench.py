@@ -143,6 +143,14 @@ def test_book_timing_totals_against_targets(benchmarks, tiny_book, monkeypatch):
     assert rows["6 book quick, cold total"]["note"].endswith("warm time taken for broken")
     assert rows["6 book quick, warm total"]["value"] == pytest.approx(9.0)
     assert rows["6 book quick, warm total"]["holds"] is False
+    assert "no HTML build on record" in rows["6 book quick, cold total"]["note"]
+    # make book is the chapters and the HTML build: a 90-s build tips the cold total over
+    book.record_build_time(tiny_book / "_build", 90.0)
+    rows = {row["figure"]: row for row in book_timing.run(profile="quick")}
+    assert rows["6 book quick, cold total"]["value"] == pytest.approx(30.5)
+    assert rows["6 book quick, cold total"]["holds"] is False
+    assert "HTML build 90 s" in rows["6 book quick, cold total"]["note"]
+    assert rows["6 book quick, warm total"]["value"] == pytest.approx(10.5)
 
 
 def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tiny_book,
@@ -159,8 +167,10 @@ def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tin
     for _ in range(2):
         book.run_chapter(chapter, "smoke", build_dir, progress_bar=False)
 
+    book.record_build_time(build_dir, 12.5)
     timing = json.loads(book.timing_path(build_dir).read_text())
     assert timing["quick"] == {"echo": {"warm": {"seconds": 1}}}
+    assert timing[book.HTML_BUILD]["seconds"] == 12.5
     entry = timing["smoke"]["trains"]
     assert entry["cold"]["models_trained"] == 1 and entry["warm"]["models_trained"] == 0
     assert 0 < entry["warm"]["seconds"] < 120 and entry["cold"]["seconds"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,8 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import ROOT
+
+from speechxai.book import HTML_BUILD, timing_path
 
 pytestmark = pytest.mark.book
 
@@ -46,6 +49,12 @@ def smoke_build(tmp_path_factory) -> Path:
 def test_smoke_records_agree_with_the_committed_baselines(smoke_build):
     result = speechxai("check", "--profile", "smoke", "--build-dir", str(smoke_build))
     assert result.returncode == 0, f"records drifted from tests/baselines:\n{result.stderr}"
+
+
+def test_the_html_build_records_its_wall_time(smoke_build):
+    timing = json.loads(timing_path(smoke_build).read_text())
+    assert 0 < timing[HTML_BUILD]["seconds"] < 1800
+    assert set(timing["smoke"]) == {"listening", "audiomnist", "deepspeech", "navai", "wordlevel"}
 
 
 def test_no_output_cell_holds_a_traceback(smoke_build):
