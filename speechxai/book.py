@@ -166,6 +166,18 @@ def cached_models(root: Path) -> set[str]:
     return {path.name for path in (root / data_root() / "models").glob("*.pt")}
 
 
+def _merge_timing(build_dir: Path, keys: tuple[str, ...], entry: dict) -> None:
+    """Set ``timing.json[keys[0]]...[keys[-1]]`` to ``entry`` stamped with the time
+    ("at"), keeping everything else in the file."""
+    path = timing_path(build_dir)
+    timing = json.loads(path.read_text()) if path.exists() else {}
+    node = timing
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = {**entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    _write_json(path, timing)
+
+
 def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,
                   trained: int) -> None:
     """Merge one chapter's wall time into ``timing.json``: ``{profile: {chapter: {cache:
@@ -173,14 +185,8 @@ def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,
     ``trained`` > 0 checkpoints into the model cache (it trained instead of loading) and
     "warm" otherwise, so a cold and a warm run of the book both stay on record; a chapter
     that trains nothing costs the same either way and only has "warm"."""
-    path = timing_path(build_dir)
-    timing = json.loads(path.read_text()) if path.exists() else {}
-    timing.setdefault(profile, {}).setdefault(chapter, {})["cold" if trained else "warm"] = {
-        "seconds": round(seconds, 3),
-        "models_trained": trained,
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    _write_json(path, timing)
+    _merge_timing(build_dir, (profile, chapter, "cold" if trained else "warm"),
+                  {"seconds": round(seconds, 3), "models_trained": trained})
 
 
 HTML_BUILD = "html build"
@@ -191,11 +197,7 @@ HTML build renders whatever chapters ran)."""
 def record_build_time(build_dir: Path, seconds: float) -> None:
     """Merge the HTML build's wall time into ``timing.json`` as ``{HTML_BUILD: {"seconds",
     "at"}}`` beside the profiles' chapter times: ``make book`` is the chapters and the build."""
-    path = timing_path(build_dir)
-    timing = json.loads(path.read_text()) if path.exists() else {}
-    timing[HTML_BUILD] = {"seconds": round(seconds, 3),
-                          "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    _write_json(path, timing)
+    _merge_timing(build_dir, (HTML_BUILD,), {"seconds": round(seconds, 3)})
 
 
 def run_chapter(
