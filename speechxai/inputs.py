@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import SEXES, DigitCorpus
+from speechxai.datasets.sequences import trim_silence
 from speechxai.features import (
     AUDIOMNIST_LENGTH,
     AUDIOMNIST_RATE,
@@ -63,22 +64,39 @@ class DigitSignals:
 def load_signals(
     corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True
 ) -> DigitSignals:
-    """The recordings of ``speakers`` resampled to 8 kHz; longer than 1 s is an error."""
+    """The recordings of ``speakers`` resampled to 8 kHz; a recording longer than the 1-s
+    frame is cropped to the second around its speech (:func:`crop_around_speech`)."""
     indices = corpus.indices(speakers)
     signals, digits, sexes, who = [], [], [], []
     for index in tqdm(indices, desc=f"{corpus.name} at 8 kHz", disable=not progress):
         item = corpus[index]
         signal = resample(item.waveform, item.sample_rate, AUDIOMNIST_RATE)
-        if signal.numel() > AUDIOMNIST_LENGTH:
-            raise ValueError(
-                f"{corpus.name} item {index} lasts {signal.numel() / AUDIOMNIST_RATE:.2f} s, "
-                "more than AudioMNIST's 1 s frame"
-            )
-        signals.append(signal)
+        signals.append(crop_around_speech(signal, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH))
         digits.append(item.digit)
         sexes.append(SEXES.index(item.sex) if item.sex in SEXES else -1)
         who.append(item.speaker)
     return DigitSignals(signals, np.array(digits), np.array(sexes), who)
+
+
+def augmented(signals: DigitSignals, augmentation, rng: np.random.Generator) -> DigitSignals:
+    """``signals`` each through a random channel of ``augmentation`` (an
+    :class:`~speechxai.augment.Augmentation`) and placed at a random offset in the 1-s
+    frame, drawn from ``rng``."""
+    frames = [augmentation.frame(signal, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH, rng)
+              for signal in signals.signals]
+    return DigitSignals(frames, signals.digits, signals.sexes, signals.speakers)
+
+
+def crop_around_speech(signal: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
+    """``signal`` if it has at most ``length`` samples, else the ``length`` samples centred
+    on its speech: the span from the first to the last 10-ms frame within 40 dB of the
+    loudest (:func:`~speechxai.datasets.sequences.trim_silence`), shifted inside the signal.
+    A word longer than the frame loses its edges equally on both sides."""
+    if signal.numel() <= length:
+        return signal
+    start, end = trim_silence(signal, sample_rate)
+    first = min(max(0, (start + end - length) // 2), signal.numel() - length)
+    return signal[first:first + length]
 
 
 def placement_seeds(n: int, seed: int) -> np.ndarray:

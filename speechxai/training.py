@@ -19,9 +19,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from speechxai.augment import Augmentation
 from speechxai.ctc import ctc_loss
 from speechxai.datasets.corpus import data_root
-from speechxai.inputs import DigitSignals, model_inputs, placement_seeds, training_mean
+from speechxai.inputs import (
+    DigitSignals,
+    augmented,
+    model_inputs,
+    placement_seeds,
+    training_mean,
+)
 
 N_CLASSES = {"digit": 10, "sex": 2}
 TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last}
@@ -54,6 +61,17 @@ def config_key(config) -> str:
     return hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
+class ModelNotCached(FileNotFoundError):
+    """A model asked for with ``cached_only=True`` is not in the model cache: ``path`` is the
+    checkpoint that is missing, ``command`` (if known) the command line that trains it."""
+
+    def __init__(self, path: Path, command: str | None = None):
+        self.path, self.command = Path(path), command
+        how = (f"run `{command}` to train it" if command
+               else "run the book chapter that trains it (speechxai book run)")
+        super().__init__(f"no cached model {self.path}: {how}")
+
+
 def save_checkpoint(payload: dict, path: Path) -> None:
     """``torch.save`` into ``path`` atomically: a half-written file never looks cached."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +97,7 @@ class TrainingConfig:
     gradient_clip: float = 5.0
     halve_lr_every: int = 0  # steps; 0 keeps the learning rate (the paper's AlexNet: 2,500)
     cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
+    augment: bool = False  # perturb every training clip's channel (speechxai.augment)
 
     def key(self) -> str:
         return config_key(self)
@@ -142,12 +161,17 @@ def train(
     val_signals: DigitSignals,
     cache_dir: Path | None = None,
     progress: bool = True,
+    *,
+    cached_only: bool = False,
 ) -> TrainedModel:
     """Train (or load from the cache) the classifier that ``config`` describes.
 
     Every batch draws its signals and their placements from a generator seeded by
-    ``config.seed``; validation accuracy is measured four times at fixed placements on at
-    most ``VALIDATION_SIZE`` seeded validation signals.
+    ``config.seed``, and with ``config.augment`` a fresh channel for every clip
+    (:class:`~speechxai.augment.Augmentation`; AlexNet's mean spectrogram then comes from
+    one augmented pass over the training signals); validation accuracy is measured four
+    times at fixed placements on at most ``VALIDATION_SIZE`` seeded validation signals.
+    ``cached_only``: never train; a model not in the cache raises :class:`ModelNotCached`.
     """
     config = supported_precision(config)
     cache_dir = cache_dir or data_root() / "models"
@@ -158,14 +182,22 @@ def train(
         model.load_state_dict(saved["state"])
         model.eval()
         return TrainedModel(model, config, saved["mean"], saved["history"])
+    if cached_only:
+        raise ModelNotCached(path)
 
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, config.task, config.width)
     memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format)
     model = model.to(memory_format=memory_format)
-    mean = training_mean(train_signals, config.seed) if config.architecture == "alexnet" else None
-    labels = torch.as_tensor(train_signals.labels(config.task))
     rng = np.random.default_rng(config.seed)
+    augmentation = Augmentation() if config.augment else None
+
+    def channel(signals: DigitSignals) -> DigitSignals:
+        return augmented(signals, augmentation, rng) if augmentation else signals
+
+    mean = (training_mean(channel(train_signals), config.seed)
+            if config.architecture == "alexnet" else None)
+    labels = torch.as_tensor(train_signals.labels(config.task))
     val_signals = val_signals.select(
         np.sort(rng.permutation(len(val_signals))[:VALIDATION_SIZE]).tolist())
     val_inputs = model_inputs(config.architecture, val_signals,
@@ -181,7 +213,7 @@ def train(
         model.train()
         batch = rng.choice(len(train_signals), config.batch_size,
                            replace=len(train_signals) < config.batch_size)
-        inputs = model_inputs(config.architecture, train_signals.select(batch),
+        inputs = model_inputs(config.architecture, channel(train_signals.select(batch)),
                               rng.integers(0, 2**31, config.batch_size), mean)
         inputs = inputs.contiguous(memory_format=memory_format)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
