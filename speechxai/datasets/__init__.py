@@ -10,6 +10,7 @@ from speechxai.datasets.audiomnist import AudioMNIST
 from speechxai.datasets.corpus import DATA_DIR_ENV, DigitCorpus, DigitRecording, data_root
 from speechxai.datasets.folds import Fold, folds
 from speechxai.datasets.fsdd import FSDD
+from speechxai.datasets.librispeech import LibriSpeechSpeakers
 from speechxai.datasets.sequences import DigitCommands, DigitSequence, DigitSequences
 from speechxai.datasets.synthetic import SpokenDigits
 
@@ -49,6 +50,7 @@ __all__ = [
     "DigitSequence",
     "DigitCommands",
     "DigitSequences",
+    "LibriSpeechSpeakers",
     "Fold",
     "SpokenDigits",
     "data_root",

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset, Subset
 DATA_DIR_ENV = "SPEECHXAI_DATA_DIR"
 TASKS = ("digit", "sex")
 SEXES = ("female", "male")
+NO_DIGIT = -1  # the digit of an item that is not a spoken digit (a speaker corpus's crop)
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -37,7 +38,8 @@ class DigitRecording:
 
     @property
     def word(self) -> str:
-        return DIGIT_WORDS[self.digit]
+        """The digit's word (``"seven"``), or ``""`` for an item without one (`NO_DIGIT`)."""
+        return "" if self.digit == NO_DIGIT else DIGIT_WORDS[self.digit]
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,13 @@ class DigitCorpus(Dataset):
     def labels(self, task: str) -> np.ndarray:
         """Per item: the digit (``task="digit"``) or 0 female / 1 male (``"sex"``)."""
         if task == "digit":
-            return np.array([entry.digit for entry in self.entries])
+            digits = np.array([entry.digit for entry in self.entries])
+            if (digits == NO_DIGIT).any():
+                raise ValueError(
+                    f"{self.name} has no digits (its items are not spoken digits): it serves "
+                    f"the sex task only; use task='sex'"
+                )
+            return digits
         if task == "sex":
             sexes = [self.sex(entry.speaker) for entry in self.entries]
             return np.array([SEXES.index(sex) if sex in SEXES else -1 for sex in sexes])

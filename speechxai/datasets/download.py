@@ -15,7 +15,8 @@ The GitHub archives' sizes and hashes are not pinned (``None``): they were writt
 internet access, and GitHub generates these archives on the fly (a branch archive changes
 with every commit). The first download is therefore trusted and recorded, and later uses
 verify against that record: this catches a damaged or changed copy, not a bad first
-download. Pin ``size`` and ``sha256`` in an `Archive` to verify against known values.
+download. Pin ``size`` and ``sha256`` in an `Archive` to verify against known values, as
+`LIBRISPEECH_ARCHIVE` does.
 """
 
 from __future__ import annotations
@@ -142,6 +143,19 @@ FSDD_ARCHIVE = Archive(
     member_prefix="free-spoken-digit-dataset-1.0.10/recordings",
     name="fsdd",
 )
+
+LIBRISPEECH_ARCHIVE = Archive(
+    url="https://www.openslr.org/resources/12/dev-clean.tar.gz",
+    filename="dev-clean.tar.gz",
+    size=337_926_286,
+    sha256="76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    member_prefix="LibriSpeech",
+    name="librispeech-speakers",
+)
+"""LibriSpeech dev-clean (OpenSLR 12; 40 speakers, 20 female; CC BY 4.0), read by
+`LibriSpeechSpeakers` from ``LibriSpeech/``. Pinned: its size and the
+SHA-256 that torchaudio's ``datasets/librispeech.py`` checks this URL against (neither
+recomputed here: no internet when this was written)."""
 
 
 # ---------------------------------------------------------------------------- downloading
