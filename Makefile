@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   create .venv, install, run every chapter at `quick`, build _build/html
+#               (DATASET=real: on real human speech; PROFILE=smoke|quick|paper)
 #   make test   the same set-up, then ruff and pytest (unit tests, every chapter at
 #               `smoke` through the runner, records against tests/baselines, browser test)
 #   make bench  the benchmark suite of issue 8 (table and _build/bench/suite.json;
@@ -10,6 +11,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PROFILE ?= quick
+DATASET ?=
 
 .PHONY: book test bench install lint clean
 
@@ -24,7 +26,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 book: $(INSTALLED)
-	$(BIN)/speechxai book run --profile $(PROFILE)
+	$(BIN)/speechxai book run --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
 	$(BIN)/speechxai book build
 
 test: $(INSTALLED) lint

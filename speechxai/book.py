@@ -150,8 +150,22 @@ def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
 
 
-def records_path(build_dir: Path, chapter: str, profile: str) -> Path:
-    return build_dir / "records" / f"{chapter}.{profile}.json"
+def run_name(profile: str, dataset: str | None = None) -> str:
+    """``<profile>``, or ``<profile>.<dataset>`` for a run on another dataset than the
+    profile's own (``quick.real``): how records, baselines and timings name a run."""
+    return f"{profile}.{dataset}" if dataset else profile
+
+
+def dataset_variant(chapter: str, profile: str, overrides: dict | None) -> str | None:
+    """The dataset a run's overrides choose when it is not the profile's own, else ``None``."""
+    dataset = (overrides or {}).get("dataset")
+    return None if dataset in (None, chapter_parameters(chapter, profile)["dataset"]) \
+        else str(dataset)
+
+
+def records_path(build_dir: Path, chapter: str, profile: str,
+                 dataset: str | None = None) -> Path:
+    return build_dir / "records" / f"{chapter}.{run_name(profile, dataset)}.json"
 
 
 def timing_path(build_dir: Path) -> Path:
@@ -222,7 +236,8 @@ def run_chapter(
     notebook = jupytext.read(chapter.source)
     output = build_dir / "notebooks" / f"{chapter.name}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    records_file = records_path(build_dir, chapter.name, profile)
+    dataset = dataset_variant(chapter.name, profile, overrides)
+    records_file = records_path(build_dir, chapter.name, profile, dataset)
     records_file.unlink(missing_ok=True)
     previous = os.environ.get(RECORDS_FILE_ENV)
     os.environ[RECORDS_FILE_ENV] = str(records_file.resolve())
@@ -246,15 +261,16 @@ def run_chapter(
         else:
             os.environ[RECORDS_FILE_ENV] = previous
     trained = len(cached_models(root) - models_before)
-    record_timing(build_dir, profile, chapter.name, time.perf_counter() - started, trained)
+    record_timing(build_dir, run_name(profile, dataset), chapter.name,
+                  time.perf_counter() - started, trained)
     return json.loads(records_file.read_text()) if records_file.exists() else {}
 
 
 # --------------------------------------------------------------------------- check
 
 
-def baseline_path(root: Path, chapter: str, profile: str) -> Path:
-    return root / "tests" / "baselines" / f"{chapter}.{profile}.json"
+def baseline_path(root: Path, chapter: str, profile: str, dataset: str | None = None) -> Path:
+    return root / "tests" / "baselines" / f"{chapter}.{run_name(profile, dataset)}.json"
 
 
 def compare(chapter: str, records: dict, baseline: dict) -> list[str]:
@@ -284,19 +300,22 @@ def compare(chapter: str, records: dict, baseline: dict) -> list[str]:
     return problems
 
 
-def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = None) -> list[str]:
-    """Compare every selected chapter's records at ``profile`` with its baseline."""
+def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = None,
+          dataset: str | None = None) -> list[str]:
+    """Compare every selected chapter's records at ``profile`` (on ``dataset``, when not the
+    profile's own) with its baseline."""
     problems = []
     for chapter in select(chapters(root), names):
-        baseline_file = baseline_path(root, chapter.name, profile)
-        records_file = records_path(build_dir, chapter.name, profile)
+        baseline_file = baseline_path(root, chapter.name, profile, dataset)
+        records_file = records_path(build_dir, chapter.name, profile, dataset)
         if not baseline_file.exists():
             problems.append(f"{chapter.name}: no baseline {baseline_file.relative_to(root)}")
             continue
         if not records_file.exists():
             problems.append(
-                f"{chapter.name}: no records at {profile!r}: run "
-                f"`speechxai book run --profile {profile} --chapter {chapter.name}` first"
+                f"{chapter.name}: no records at {run_name(profile, dataset)!r}: run "
+                f"`speechxai book run --profile {profile} --chapter {chapter.name}"
+                f"{f' -p dataset {dataset}' if dataset else ''}` first"
             )
             continue
         records = json.loads(records_file.read_text())
@@ -306,11 +325,12 @@ def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = N
 
 
 def write_baseline(
-    root: Path, build_dir: Path, chapter: str, profile: str, tolerance: float
+    root: Path, build_dir: Path, chapter: str, profile: str, tolerance: float,
+    dataset: str | None = None,
 ) -> Path:
     """Write the chapter's current records as its baseline; existing tolerances stay."""
-    records = json.loads(records_path(build_dir, chapter, profile).read_text())
-    path = baseline_path(root, chapter, profile)
+    records = json.loads(records_path(build_dir, chapter, profile, dataset).read_text())
+    path = baseline_path(root, chapter, profile, dataset)
     old = json.loads(path.read_text()) if path.exists() else {}
     _write_json(
         path,

@@ -1,4 +1,5 @@
-"""The ``speechxai`` command line: ``speechxai book run|build|check|baseline``."""
+"""The ``speechxai`` command line: ``speechxai book run|build|check|baseline`` and
+``speechxai evaluate MANIFEST`` (the book's cached models on your own recordings)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from speechxai import book
+from speechxai.datasets import DATASETS
 from speechxai.profiles import DEFAULT_PROFILE, PROFILES
 
 
@@ -41,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         if profile:
             action.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE)
+            action.add_argument(
+                "--dataset",
+                choices=DATASETS,
+                default=None,
+                help="run on this dataset instead of the profile's own (records then go to "
+                "<chapter>.<profile>.<dataset>.json; same as -p dataset NAME)",
+            )
 
     run = actions.add_parser("run", help="execute chapters headless with papermill")
     common(run)
@@ -61,11 +70,55 @@ def _parser() -> argparse.ArgumentParser:
     baseline.add_argument(
         "--tolerance", type=float, default=1e-6, help="tolerance for names that have none yet"
     )
+    _evaluate_parser(commands)
     return parser
+
+
+EVALUATED_CHAPTERS = ("audiomnist", "deepspeech", "navai")
+"""``speechxai.evaluate.CHAPTERS``, not imported here: that module loads torch."""
+
+
+def _evaluate_parser(commands) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="score the book's cached models on your own labelled recordings",
+        description="Score a chapter's cached models on the recordings a CSV manifest lists "
+        "(columns: path, and digit, sex or transcript). Never trains.")
+    evaluate.add_argument("manifest", type=Path, help="CSV with a path column and labels")
+    evaluate.add_argument("--chapter", choices=EVALUATED_CHAPTERS, default="audiomnist")
+    evaluate.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE)
+    evaluate.add_argument("--dataset", default="embedded", help="the chapter's dataset")
+    evaluate.add_argument("--seed", type=int, default=0, help="the chapter's seed")
+    evaluate.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                          metavar=("KEY", "VALUE"),
+                          help="another chapter parameter the models were trained with")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+
+    from speechxai.evaluate import evaluate
+
+    overrides = {key: _parse_value(value) for key, value in args.parameter}
+    try:
+        with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
+            table = evaluate(args.manifest, args.chapter, args.profile, args.dataset,
+                             args.seed, overrides=overrides)
+    except (ValueError, FileNotFoundError) as error:  # AudioError, ModelNotCached among them
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.group == "evaluate":
+        return _evaluate(args)
     root = book.project_root()
     build_dir = (args.build_dir or root / "_build").resolve()
     try:
@@ -76,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.action == "run":
         overrides = {key: _parse_value(value) for key, value in args.parameter}
+        if args.dataset:
+            overrides.setdefault("dataset", args.dataset)
         for chapter in selected:
             print(f"== {chapter.name} ({args.profile})", flush=True)
             started = time.perf_counter()
@@ -95,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.action == "check":
-        problems = book.check(root, build_dir, args.profile, args.chapters)
+        problems = book.check(root, build_dir, args.profile, args.chapters, args.dataset)
         for problem in problems:
             print(f"FAIL {problem}", file=sys.stderr)
         if problems:
@@ -107,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     for chapter in selected:
-        path = book.write_baseline(root, build_dir, chapter.name, args.profile, args.tolerance)
+        path = book.write_baseline(root, build_dir, chapter.name, args.profile, args.tolerance,
+                                   args.dataset)
         print(f"wrote {path.relative_to(root)}: commit it with a message that says why")
     return 0
 

@@ -231,3 +231,15 @@ def test_the_shared_librispeech_speakers(shared_data):
         item = corpus[index]
         assert item.waveform.shape == (RATE,) and item.sample_rate == RATE
         assert float(item.waveform.pow(2).mean().sqrt()) > 10 ** (-50 / 20), corpus.crops[index]
+
+
+def test_a_dc_offset_is_removed_per_utterance(tmp_path):
+    root = tmp_path / "librispeech-speakers"
+    subset = root / "librispeech_train-clean-100"
+    write_flac(subset / "19-198-0000.flac", utterance(3.0) + 0.25)  # the tone over +0.25 DC
+    (subset / "SPEAKERS.TXT").write_text(SPEAKERS_100)
+    corpus = LibriSpeechSpeakers(root)
+    waveforms = np.concatenate([corpus[i].waveform.numpy() for i in range(len(corpus))])
+    assert len(corpus) == 3
+    assert abs(waveforms.mean()) < 1e-3
+    assert waveforms.max() == pytest.approx(0.3, abs=0.01)  # the tone's amplitude is kept

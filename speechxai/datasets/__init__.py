@@ -11,10 +11,11 @@ from speechxai.datasets.corpus import DATA_DIR_ENV, DigitCorpus, DigitRecording,
 from speechxai.datasets.folds import Fold, folds
 from speechxai.datasets.fsdd import FSDD
 from speechxai.datasets.librispeech import LibriSpeechSpeakers
+from speechxai.datasets.real import REAL_DATA_ENV, real_corpus, real_data_root
 from speechxai.datasets.sequences import DigitCommands, DigitSequence, DigitSequences
 from speechxai.datasets.synthetic import SpokenDigits
 
-DATASETS = ("embedded", "audiomnist", "fsdd")
+DATASETS = ("embedded", "real", "audiomnist", "fsdd")
 
 
 def open_corpus(
@@ -24,13 +25,18 @@ def open_corpus(
     seed: int = 0,
     download: bool = False,
     root: str | None = None,
+    task: str = "digit",
 ) -> DigitCorpus:
-    """The corpus a chapter's ``dataset`` parameter names.
+    """The corpus a chapter's ``dataset`` parameter names for ``task``.
 
     ``"embedded"`` synthesizes ``SpokenDigits(n_speakers, per_digit, seed)`` (cached);
-    ``"audiomnist"`` and ``"fsdd"`` open the real corpora from ``root`` (default: under
-    ``data_root()``).
+    ``"real"`` is FSDD for digits and LibriSpeech speakers for sex
+    (:func:`~speechxai.datasets.real.real_corpus`, downloaded where absent);
+    ``"audiomnist"`` and ``"fsdd"`` open those corpora from ``root`` (default: under
+    ``data_root()``) for every task.
     """
+    if dataset == "real":
+        return real_corpus(task, seed=seed)
     if dataset == "embedded":
         return SpokenDigits(n_speakers=n_speakers, per_digit=per_digit, seed=seed)
     if dataset == "audiomnist":
@@ -43,6 +49,7 @@ def open_corpus(
 __all__ = [
     "DATASETS",
     "DATA_DIR_ENV",
+    "REAL_DATA_ENV",
     "FSDD",
     "AudioMNIST",
     "DigitCorpus",
@@ -56,4 +63,6 @@ __all__ = [
     "data_root",
     "folds",
     "open_corpus",
+    "real_corpus",
+    "real_data_root",
 ]

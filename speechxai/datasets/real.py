@@ -1,0 +1,44 @@
+"""Real human speech for every chapter (``dataset="real"``): digits from FSDD, speaker sex
+from LibriSpeech speakers.
+
+Both are read from a folder of real corpora as it is - ``$SPEECHXAI_REAL_DATA``, by default
+``../shared/data`` beside the project (``fsdd/`` and ``librispeech-speakers/``) - and,
+where a corpus is missing there, downloaded into ``data_root()`` (progress bar, verified,
+extracted atomically: :mod:`speechxai.datasets.download`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from speechxai.datasets.corpus import DigitCorpus
+from speechxai.datasets.fsdd import FSDD
+
+REAL_DATA_ENV = "SPEECHXAI_REAL_DATA"
+DEFAULT_REAL_DATA = "../shared/data"
+REAL_CORPORA = {"digit": "fsdd", "sex": "librispeech-speakers"}
+"""Which folder of the real-data root serves each task."""
+
+
+def real_data_root() -> Path:
+    """``$SPEECHXAI_REAL_DATA``, else ``../shared/data`` seen from the working directory
+    (the project root when the book runs)."""
+    return Path(os.environ.get(REAL_DATA_ENV) or DEFAULT_REAL_DATA)
+
+
+def real_corpus(task: str, seed: int = 0, download: bool = True) -> DigitCorpus:
+    """The real corpus of ``task``: FSDD for ``"digit"`` (6 male speakers, also the source
+    of digit sequences and commands), LibriSpeech speakers cut into 1-s crops for
+    ``"sex"``. A corpus missing from :func:`real_data_root` is downloaded when
+    ``download`` (else ``FileNotFoundError``)."""
+    from speechxai.datasets.librispeech import LibriSpeechSpeakers
+
+    if task not in REAL_CORPORA:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(REAL_CORPORA)}")
+    folder = real_data_root() / REAL_CORPORA[task]
+    if task == "digit":
+        return FSDD(folder) if (folder / FSDD.wav_folder).is_dir() else FSDD(download=download)
+    if folder.is_dir():
+        return LibriSpeechSpeakers(folder, seed=seed)
+    return LibriSpeechSpeakers(download=download, seed=seed)
