@@ -81,6 +81,17 @@ def fold_speakers(corpus: DigitCorpus, task: str, index: int) -> tuple[list[str]
     return tuple(parts)
 
 
+def fold_config(corpus: DigitCorpus, architecture: str, task: str, index: int,
+                training: dict, seed: int = 0,
+                train_speakers: list[str] | None = None) -> TrainingConfig:
+    """The ``TrainingConfig`` of :func:`run_fold`'s model (its cache key): the corpus, the
+    fold's training speakers (``train_speakers`` if already known, else
+    :func:`fold_speakers`), the profile's ``training`` fields and the seed ``seed + index``."""
+    train_speakers = train_speakers or fold_speakers(corpus, task, index)[0]
+    data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
+    return TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
+
+
 def run_folds(
     corpus: DigitCorpus,
     architecture: str,
@@ -104,8 +115,7 @@ def run_folds(
     for index in range(len(folds(corpus, task)))[:n_folds]:
         train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
         parts = [signals.of_speakers(s) for s in (train_speakers, val_speakers, test_speakers)]
-        data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
-        config = TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
+        config = fold_config(corpus, architecture, task, index, training, seed, train_speakers)
         trained = train(config, parts[0], parts[1], progress=progress)
         test = parts[2]
         score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))

@@ -48,7 +48,13 @@ from speechxai.evaluation.deletion import deletion_auc, deletion_curve
 from speechxai.features import mfcc_frames, mfcc_windows
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
-from speechxai.training import config_key, fit_ctc, save_checkpoint, supported_precision
+from speechxai.training import (
+    ModelNotCached,
+    config_key,
+    fit_ctc,
+    save_checkpoint,
+    supported_precision,
+)
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
@@ -166,6 +172,8 @@ def train_recognizer(
     progress: bool = True,
     monitor_items: Sequence | None = None,
     cache_dir: str | Path | None = None,
+    *,
+    cached_only: bool = False,
 ) -> TrainedRecognizer:
     """Train (or load from the cache) DeepSpeech with CTC on ``train_items``.
 
@@ -179,6 +187,8 @@ def train_recognizer(
 
     ``monitor_items`` (e.g. held-out sequences) are scored by :func:`evaluate` five times
     during training; their CERs land in ``history["cer"]`` (they do not change the weights).
+    ``cached_only``: never train; a recognizer not in the cache raises
+    :class:`~speechxai.training.ModelNotCached`.
     """
     items = list(train_items)
     if not items:
@@ -192,6 +202,8 @@ def train_recognizer(
         model.load_state_dict(saved["state"])
         return TrainedRecognizer(model.eval(), config, saved["history"], saved["mean"],
                                  saved["std"])
+    if cached_only:
+        raise ModelNotCached(path)
 
     frames = [_frames(item) for item in tqdm(items, desc="MFCC", disable=not progress)]
     transcripts = [item.transcript for item in items]

@@ -45,7 +45,13 @@ from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
-from speechxai.training import config_key, fit_ctc, save_checkpoint, supported_precision
+from speechxai.training import (
+    ModelNotCached,
+    config_key,
+    fit_ctc,
+    save_checkpoint,
+    supported_precision,
+)
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
 
@@ -174,6 +180,8 @@ def train_wav2letter(
     progress: bool = True,
     cache_dir: str | Path | None = None,
     monitor_items: Sequence | None = None,
+    *,
+    cached_only: bool = False,
 ) -> TrainedWav2Letter:
     """Train (or load from the cache) Wav2Letter with CTC on ``train_items``.
 
@@ -187,7 +195,8 @@ def train_wav2letter(
 
     ``monitor_items`` are scored by :func:`evaluate_wav2letter` five times during training;
     their CERs land in ``history["cer"]`` (they do not change the weights and are not part
-    of the cache key).
+    of the cache key). ``cached_only``: never train; a model not in the cache raises
+    :class:`~speechxai.training.ModelNotCached`.
     """
     items = list(train_items)
     if not items:
@@ -200,6 +209,8 @@ def train_wav2letter(
         model = config.build()
         model.load_state_dict(saved["state"])
         return TrainedWav2Letter(model.eval(), config, saved["history"])
+    if cached_only:
+        raise ModelNotCached(path)
 
     spectrograms = [utterance_log_mel(item)
                     for item in tqdm(items, desc="log-mel", disable=not progress)]
