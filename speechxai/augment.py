@@ -25,7 +25,6 @@ import torchaudio.functional as AF
 from speechxai.features import resample
 
 
-
 @dataclass(frozen=True)
 class Augmentation:
     """Probabilities and ranges of each step; ``Augmentation()`` is the book's recipe.

@@ -36,8 +36,7 @@ from speechxai.audio import load
 from speechxai.datasets import open_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.errors import AudioError
-from speechxai.features import AUDIOMNIST_LENGTH, AUDIOMNIST_RATE, resample
-from speechxai.inputs import DigitSignals, crop_around_speech
+from speechxai.inputs import DigitSignals, frame_signal
 from speechxai.profiles import COMMON, DEFAULT_PROFILE, chapter_parameters
 from speechxai.training import ModelNotCached, predict, train
 
@@ -221,8 +220,7 @@ def _classifiers(recordings: Sequence[Recording], parameters: dict, seed: int) -
     )
 
     signals = DigitSignals(
-        [crop_around_speech(resample(r.waveform, r.sample_rate, AUDIOMNIST_RATE),
-                            AUDIOMNIST_RATE, AUDIOMNIST_LENGTH) for r in recordings],
+        [frame_signal(r.waveform, r.sample_rate) for r in recordings],
         np.array([r.digit for r in recordings]), np.array([r.sex for r in recordings]),
         [f"row {r.row}" for r in recordings])
     labelled = [task for task in TASKS if (signals.labels(task) >= 0).any()]

@@ -62,16 +62,18 @@ class DigitSignals:
 
 
 def load_signals(
-    corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True
+    corpus: DigitCorpus, speakers: Sequence[str], progress: bool = True,
+    limit: int | None = None,
 ) -> DigitSignals:
-    """The recordings of ``speakers`` resampled to 8 kHz; a recording longer than the 1-s
-    frame is cropped to the second around its speech (:func:`crop_around_speech`)."""
+    """The recordings of ``speakers`` as :func:`frame_signal` makes them (at most ``limit``
+    of them, evenly spread over the corpus's order)."""
     indices = corpus.indices(speakers)
+    if limit is not None and limit < len(indices):
+        indices = [indices[i] for i in np.linspace(0, len(indices) - 1, limit).round().astype(int)]
     signals, digits, sexes, who = [], [], [], []
     for index in tqdm(indices, desc=f"{corpus.name} at 8 kHz", disable=not progress):
         item = corpus[index]
-        signal = resample(item.waveform, item.sample_rate, AUDIOMNIST_RATE)
-        signals.append(crop_around_speech(signal, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH))
+        signals.append(frame_signal(item.waveform, item.sample_rate))
         digits.append(item.digit)
         sexes.append(SEXES.index(item.sex) if item.sex in SEXES else -1)
         who.append(item.speaker)
@@ -85,6 +87,15 @@ def augmented(signals: DigitSignals, augmentation, rng: np.random.Generator) -> 
     frames = [augmentation.frame(signal, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH, rng)
               for signal in signals.signals]
     return DigitSignals(frames, signals.digits, signals.sexes, signals.speakers)
+
+
+def frame_signal(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """One recording as the AudioMNIST models take it before placement: resampled to 8 kHz,
+    without its DC offset (real recordings carry up to a quarter of full scale of it, which
+    breaks AudioNet's percentile scaling when no padding zeros are left), and cropped to the
+    second around its speech when longer (:func:`crop_around_speech`)."""
+    signal = resample(waveform, sample_rate, AUDIOMNIST_RATE)
+    return crop_around_speech(signal - signal.mean(), AUDIOMNIST_RATE, AUDIOMNIST_LENGTH)
 
 
 def crop_around_speech(signal: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:

@@ -37,6 +37,7 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "n_flipping": 6,
             "n_study": 6,
             "n_quiz": 2,
+            "n_transfer": 100,
         },
         "quick": {
             "n_speakers": 24,

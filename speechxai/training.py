@@ -98,6 +98,7 @@ class TrainingConfig:
     halve_lr_every: int = 0  # steps; 0 keeps the learning rate (the paper's AlexNet: 2,500)
     cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
     augment: bool = False  # perturb every training clip's channel (speechxai.augment)
+    unit_input_init: bool = False  # scale the first layer's initial weights to unit inputs
 
     def key(self) -> str:
         return config_key(self)
@@ -155,6 +156,19 @@ def _schedule(config: TrainingConfig, optimizer: torch.optim.Optimizer):
                                            gamma=0.5 if config.halve_lr_every else 1.0)
 
 
+def scale_first_layer(model: nn.Module, probe: torch.Tensor) -> None:
+    """Divide the first layer's weights by the standard deviation of ``probe`` inputs, so
+    that He initialisation, derived for unit-variance inputs, meets them at unit variance
+    (a data-dependent initialisation, as LSUV, Mishkin & Matas 2016, for the first layer).
+    Measured on FSDD: AlexNet's dB spectrograms minus the fold mean have a standard deviation
+    of 14-16, its initial logits one of about 100, and training with Adam at 1e-3 collapsed
+    to a constant output (loss ln 10 after 600 steps); scaled, the logits start near 7 and
+    the loss falls from the first hundred steps."""
+    first = next(m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)))
+    with torch.no_grad():
+        first.weight /= probe.float().std()
+
+
 def train(
     config: TrainingConfig,
     train_signals: DigitSignals,
@@ -198,6 +212,10 @@ def train(
     mean = (training_mean(channel(train_signals), config.seed)
             if config.architecture == "alexnet" else None)
     labels = torch.as_tensor(train_signals.labels(config.task))
+    if config.unit_input_init:
+        scale_first_layer(model, model_inputs(
+            config.architecture, channel(train_signals.select(rng.choice(len(train_signals), 256))),
+            rng.integers(0, 2**31, 256), mean))
     val_signals = val_signals.select(
         np.sort(rng.permutation(len(val_signals))[:VALIDATION_SIZE]).tolist())
     val_inputs = model_inputs(config.architecture, val_signals,

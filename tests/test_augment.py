@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from speechxai import augment
-from speechxai.inputs import DigitSignals, augmented, crop_around_speech
+from speechxai.inputs import DigitSignals, augmented, crop_around_speech, frame_signal
 
 RATE = 8000
 
@@ -139,3 +139,12 @@ def test_long_recordings_are_cropped_around_their_speech():
     assert torch.equal(crop_around_speech(late, RATE, 8000), late[-8000:])
     short = sine(300.0, 0.5)
     assert crop_around_speech(short, RATE, 8000) is short
+
+
+def test_a_framed_signal_is_at_8_khz_without_dc_and_at_most_a_second():
+    offset = sine(300.0, 1.5, rate=16000) * 0.01 + 0.25  # a quiet word over a large DC offset
+    framed = frame_signal(offset, 16000)
+    assert framed.numel() == 8000
+    assert abs(float(framed.mean())) < 1e-3
+    assert float(framed.abs().max()) == pytest.approx(0.01, rel=0.05)
+    assert dominant_frequency(framed) == pytest.approx(300.0, abs=2)

@@ -21,6 +21,8 @@ import soundfile
 from conftest import ROOT
 
 from speechxai.book import HTML_BUILD, chapters, timing_path
+from speechxai.datasets import REAL_DATA_ENV, real_data_root
+from speechxai.datasets.real import REAL_CORPORA
 
 pytestmark = pytest.mark.book
 
@@ -44,6 +46,29 @@ def smoke_build(tmp_path_factory) -> Path:
     built = speechxai("build", "--build-dir", str(build_dir))
     assert built.returncode == 0, built.stdout + built.stderr
     return build_dir
+
+
+@pytest.fixture(scope="module")
+def real_smoke_build(tmp_path_factory) -> Path:
+    """The AudioMNIST chapter at ``smoke`` on real speech (FSDD digits, LibriSpeech sex)."""
+    real = ROOT / real_data_root()
+    if not all((real / folder).is_dir() for folder in REAL_CORPORA.values()):
+        pytest.skip(f"no real speech beside the project: {real} lacks "
+                    f"{' or '.join(REAL_CORPORA.values())} (set ${REAL_DATA_ENV})")
+    build_dir = tmp_path_factory.mktemp("real")
+    run = speechxai("run", "--profile", "smoke", "--dataset", "real", "--chapter", "audiomnist",
+                    "--no-progress", "--build-dir", str(build_dir))
+    assert run.returncode == 0, f"the AudioMNIST chapter failed on real speech:\n{run.stderr}"
+    return build_dir
+
+
+def test_the_audiomnist_chapter_runs_on_real_speech(real_smoke_build):
+    records = json.loads((real_smoke_build / "records" / "audiomnist.smoke.real.json").read_text())
+    assert {"accuracy.alexnet.digit", "accuracy.audionet.sex",
+            "manipulation.sex_accuracy_scaled"} <= set(records)
+    result = speechxai("check", "--profile", "smoke", "--dataset", "real", "--chapter",
+                       "audiomnist", "--build-dir", str(real_smoke_build))
+    assert result.returncode == 0, f"records drifted from tests/baselines:\n{result.stderr}"
 
 
 def test_smoke_records_agree_with_the_committed_baselines(smoke_build):

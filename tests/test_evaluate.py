@@ -22,8 +22,8 @@ from speechxai.errors import AudioError
 from speechxai.evaluate import CHAPTER_DEFAULTS, CHAPTERS, book_command, evaluate
 from speechxai.experiments import audiomnist as study
 from speechxai.experiments import deepspeech, navai
-from speechxai.features import AUDIOMNIST_LENGTH, AUDIOMNIST_RATE, resample
-from speechxai.inputs import DigitSignals, crop_around_speech, load_signals
+from speechxai.features import AUDIOMNIST_LENGTH, resample
+from speechxai.inputs import DigitSignals, frame_signal, load_signals
 from speechxai.profiles import chapter_parameters
 from speechxai.training import ModelNotCached, predict
 
@@ -116,8 +116,7 @@ def expected_classifier_scores(cache, manifest, rows) -> dict[tuple[str, str], t
     """The same models' inputs and scores computed here: 8 kHz, cropped, placed with seed 0."""
     audio = manifest_signals(manifest, rows)
     signals = DigitSignals(
-        [crop_around_speech(resample(w, r, AUDIOMNIST_RATE), AUDIOMNIST_RATE, AUDIOMNIST_LENGTH)
-         for w, r in audio],
+        [frame_signal(w, r) for w, r in audio],
         np.array([int(row["digit"]) if row.get("digit", "") != "" else -1 for row in rows]),
         np.array([{"f": 0, "m": 1}[row["sex"][0].lower()] for row in rows]),
         [str(i) for i in range(len(rows))])

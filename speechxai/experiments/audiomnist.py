@@ -4,6 +4,7 @@ AudioNet, and the material of the audible-explanation user study."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -14,7 +15,8 @@ import pandas as pd
 import torch
 
 from speechxai.attribution import conservation_error, relevance_stream, without_biases
-from speechxai.datasets import DigitCorpus, folds
+from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
+from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.evaluation import (
     DEFAULT_FRACTIONS,
     FORMATS,
@@ -92,6 +94,33 @@ def fold_config(corpus: DigitCorpus, architecture: str, task: str, index: int,
     return TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
 
 
+def run_fold(
+    corpus: DigitCorpus,
+    architecture: str,
+    task: str,
+    index: int,
+    training: dict,
+    seed: int = 0,
+    progress: bool = True,
+    signals: DigitSignals | None = None,
+) -> FoldRun:
+    """Train ``architecture`` for ``task`` on fold ``index`` (or load it from the on-disk
+    cache) and measure test accuracy on the fold's held-out speakers.
+
+    ``training`` holds the ``TrainingConfig`` fields the profile sets (steps, optimizer,
+    learning rate, width, augment, ...). ``signals``: the corpus already loaded at 8 kHz
+    (``load_signals``), to load it once for several calls.
+    """
+    signals = signals or load_signals(corpus, corpus.speakers, progress=progress)
+    train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
+    parts = [signals.of_speakers(s) for s in (train_speakers, val_speakers, test_speakers)]
+    config = fold_config(corpus, architecture, task, index, training, seed, train_speakers)
+    trained = train(config, parts[0], parts[1], progress=progress)
+    test = parts[2]
+    score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))
+    return FoldRun(index, trained, train_speakers, test, score)
+
+
 def run_folds(
     corpus: DigitCorpus,
     architecture: str,
@@ -102,25 +131,116 @@ def run_folds(
     progress: bool = True,
     signals: DigitSignals | None = None,
 ) -> list[FoldRun]:
-    """Train ``architecture`` for ``task`` on the first ``n_folds`` folds (all when
-    ``None``) and measure test accuracy on each fold's held-out speakers.
-
-    ``training`` holds the ``TrainingConfig`` fields the profile sets (steps, optimizer,
-    learning rate, width, ...). Models come from the on-disk cache when trained before.
-    ``signals``: the corpus already loaded at 8 kHz (``load_signals``), to load it once
-    for several calls.
-    """
+    """:func:`run_fold` on the first ``n_folds`` folds (all when ``None``)."""
     signals = signals or load_signals(corpus, corpus.speakers, progress=progress)
-    runs = []
-    for index in range(len(folds(corpus, task)))[:n_folds]:
-        train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
-        parts = [signals.of_speakers(s) for s in (train_speakers, val_speakers, test_speakers)]
-        config = fold_config(corpus, architecture, task, index, training, seed, train_speakers)
-        trained = train(config, parts[0], parts[1], progress=progress)
-        test = parts[2]
-        score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))
-        runs.append(FoldRun(index, trained, train_speakers, test, score))
-    return runs
+    return [run_fold(corpus, architecture, task, index, training, seed, progress, signals)
+            for index in range(len(folds(corpus, task)))[:n_folds]]
+
+
+TRANSFER_CORPORA = {"digit": "fsdd", "sex": "librispeech"}
+"""The real corpus a model of each task is tried on, by its record name."""
+
+
+@functools.lru_cache(maxsize=2)
+def transfer_signals(task: str, limit: int | None = None) -> DigitSignals:
+    """Every recording of the real corpus of ``task`` at 8 kHz (all 3,000 FSDD digits; the
+    1-s crops of every LibriSpeech speaker), or ``limit`` of them spread over the corpus,
+    loaded once per process."""
+    corpus = real_corpus(task, download=False)
+    return load_signals(corpus, corpus.speakers, progress=False, limit=limit)
+
+
+def transfer_unavailable(dataset: str) -> str | None:
+    """Why the chapter's models cannot be tried on real speech they never heard (``None``:
+    they can): a run on real data, or a real corpus missing."""
+    if dataset in ("real", "fsdd"):
+        return f"the models of dataset={dataset!r} were trained on real speech"
+    for task in TASKS:
+        try:
+            real_corpus(task, download=False)
+        except FileNotFoundError as error:
+            return f"{error}".split(". ")[0]
+    return None
+
+
+def transfer_table(runs: dict[tuple[str, str], list[FoldRun]], dataset: str, seed: int = 0,
+                   limit: int | None = None) -> pd.DataFrame | None:
+    """Per model of the first fold: held-out accuracy, the real corpus and the accuracy on it
+    (:func:`transfer`, on ``limit`` recordings: all when ``None``); ``None`` when
+    :func:`transfer_unavailable` gives a reason."""
+    if transfer_unavailable(dataset):
+        return None
+    rows = []
+    for (architecture, task), fold_runs in runs.items():
+        (name, value), = transfer(fold_runs[0].trained, seed, limit).items()
+        rows.append({"model": architecture, "task": task,
+                     "held-out speakers": fold_runs[0].accuracy,
+                     "corpus": name.split(".")[1], "real speech": value})
+    return pd.DataFrame(rows).set_index(["model", "task"])
+
+
+def describe_transfer(table: pd.DataFrame) -> str:
+    """One sentence per task from :func:`transfer_table`: how much worse (or not) the best
+    model hears real people than held-out synthetic voices."""
+    lines = []
+    for task, rows in table.groupby(level="task"):
+        best = rows["real speech"].idxmax()
+        gap = rows.loc[best, "held-out speakers"] - rows.loc[best, "real speech"]
+        verdict = ("hears eSpeak voices far better than people" if gap > 0.2 else
+                   "hears people somewhat worse than eSpeak voices" if gap > 0.05 else
+                   "hears people about as well as eSpeak voices")
+        lines.append(
+            f"- **{task}**: the better model, {best[0]}, scores "
+            f"{rows.loc[best, 'real speech']:.2f} on {rows.loc[best, 'corpus']} against "
+            f"{rows.loc[best, 'held-out speakers']:.2f} on held-out synthetic speakers "
+            f"(chance {CHANCE[task]:.2f}): it {verdict}.")
+    return "\n".join(lines)
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean over the classes present of the share of that class predicted correctly."""
+    return float(np.mean([(predicted[labels == c] == c).mean() for c in np.unique(labels)]))
+
+
+def transfer(trained: TrainedModel, seed: int = 0, limit: int | None = None
+             ) -> dict[str, float]:
+    """How a model hears real people it never heard: ``{"transfer.<corpus>.accuracy": x}``,
+    the digit accuracy on every FSDD recording, or the balanced sex accuracy on every
+    LibriSpeech speaker's 1-s crops (:func:`transfer_signals`; ``limit``: on that many)."""
+    task = trained.config.task
+    signals = transfer_signals(task, limit)
+    labels = signals.labels(task)
+    predicted = predict(trained.model, trained.inputs(signals, seed)).numpy()
+    return {f"transfer.{TRANSFER_CORPORA[task]}.accuracy": balanced_accuracy(labels, predicted)
+            if task == "sex" else float((predicted == labels).mean())}
+
+
+def open_corpora(dataset: str, n_speakers: int = 24, per_digit: int = 10, seed: int = 0,
+                 root: str | None = None) -> dict[str, DigitCorpus]:
+    """The corpus of each task the chapter's ``dataset`` serves: ``"real"`` gives FSDD
+    for digits and LibriSpeech speakers for sex, the others one corpus for both. A task the
+    corpus cannot serve (sex on all-male FSDD) is left out with one printed line."""
+    corpora = {}
+    for task in TASKS:
+        corpus = open_corpus(dataset, n_speakers=n_speakers, per_digit=per_digit, seed=seed,
+                             root=root, task=task)
+        try:
+            folds(corpus, task)
+        except ValueError as error:
+            print(f"No {task} task on this dataset: {error}.")
+            continue
+        corpora[task] = corpus
+    return corpora
+
+
+def load_corpora(corpora: dict[str, DigitCorpus], progress: bool = True
+                 ) -> dict[str, DigitSignals]:
+    """Every recording of each task's corpus at 8 kHz, a corpus serving two tasks once."""
+    loaded: dict[int, DigitSignals] = {}
+    for corpus in corpora.values():
+        if id(corpus) not in loaded:
+            loaded[id(corpus)] = load_signals(corpus, corpus.speakers, progress=progress)
+    return {task: loaded[id(corpus)] for task, corpus in corpora.items()}
 
 
 def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]]) -> pd.DataFrame:
@@ -136,6 +256,11 @@ def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]]) -> pd.DataFrame:
             "paper (%)": paper_mean, "paper std": paper_std,
         })
     return pd.DataFrame(rows).set_index(["model", "task"])
+
+
+def class_name(task: str, label: int) -> str:
+    """The word of a digit label, or "female"/"male" of a sex label."""
+    return DIGIT_WORDS[label] if task == "digit" else SEXES[label]
 
 
 def common_example(first: FoldRun, second: FoldRun, seed: int = 0) -> DigitSignals:

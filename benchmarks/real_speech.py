@@ -1,0 +1,68 @@
+"""Sizing runs for issue 15: AudioMNIST classifiers on real speech, and the ablation of the
+channel augmentation.
+
+Trains one model per call (``--architecture``, ``--task``, ``--dataset``, ``--fold``,
+``--steps``, ``--augment``) through the book's own code (``experiments.audiomnist``) and
+prints, as one JSON line: held-out accuracy on the fold's test speakers, transfer accuracy
+to every FSDD recording (digit) or to the LibriSpeech crops (balanced, sex), wall time and
+the CPU. Models land in the book's cache, so a chapter run with the same configuration
+reuses them.
+
+Run: ``.venv/bin/python benchmarks/real_speech.py --architecture alexnet --task digit
+--dataset real --steps 600 --augment``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from common import machine
+
+from speechxai.datasets import open_corpus
+from speechxai.experiments import audiomnist as study
+from speechxai.inputs import load_signals
+from speechxai.training import native_bf16
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--architecture", choices=study.ARCHITECTURES, required=True)
+    parser.add_argument("--task", choices=study.TASKS, required=True)
+    parser.add_argument("--dataset", default="real")
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--unit-input-init", action="store_true")
+    parser.add_argument("--n-speakers", type=int, default=24, help="embedded corpus voices")
+    parser.add_argument("--per-digit", type=int, default=10, help="embedded corpus repetitions")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-transfer", action="store_true")
+    args = parser.parse_args()
+
+    corpus = open_corpus(args.dataset, task=args.task, seed=args.seed,
+                         n_speakers=args.n_speakers, per_digit=args.per_digit)
+    signals = load_signals(corpus, corpus.speakers, progress=False)
+    training = {"steps": args.steps, "batch_size": args.batch_size,
+                "learning_rate": args.learning_rate, "cosine": True, "augment": args.augment,
+                "unit_input_init": args.unit_input_init}
+    started = time.perf_counter()
+    run = study.run_fold(corpus, args.architecture, args.task, args.fold, training,
+                         args.seed, signals=signals, progress=False)
+    row = {"architecture": args.architecture, "task": args.task, "dataset": args.dataset,
+           "fold": args.fold, "steps": args.steps, "augment": args.augment,
+           "unit_input_init": args.unit_input_init, "seed": args.seed,
+           "learning_rate": args.learning_rate, "n_speakers": args.n_speakers,
+           "heldout": round(run.accuracy, 4), "seconds": round(time.perf_counter() - started),
+           "cpu": machine()["cpu"], "native_bf16": native_bf16()}
+    if not args.no_transfer:
+        for name, value in study.transfer(run.trained, args.seed).items():
+            row[name] = round(value, 4)
+    print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
