@@ -52,6 +52,13 @@ def record(name: str, value: float) -> float:
     return number
 
 
+def records_dir() -> Path:
+    """The folder of the running chapter's records (beside ``$SPEECHXAI_RECORDS_FILE``
+    inside ``speechxai book run``), else ``_build/records`` of the project."""
+    path = os.environ.get(RECORDS_FILE_ENV)
+    return Path(path).parent if path else project_root() / "_build" / "records"
+
+
 def _write_json(path: Path, data: dict) -> None:
     """Write ``data`` atomically: readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,17 +127,26 @@ def chapters(root: Path) -> list[Chapter]:
     return found
 
 
+SUMMARY_CHAPTERS = ("findings",)
+"""Chapters that read the other chapters' records: they run after all others."""
+
+
 def select(all_chapters: list[Chapter], names: list[str] | None) -> list[Chapter]:
-    """The chapters called ``names`` (all when ``None``); an unknown name raises."""
+    """The chapters called ``names`` (all when ``None``) in the order to run them: as given,
+    with the :data:`SUMMARY_CHAPTERS` last; an unknown name raises."""
     if not names:
-        return all_chapters
+        return _summaries_last(all_chapters)
     by_name = {chapter.name: chapter for chapter in all_chapters}
     unknown = [name for name in names if name not in by_name]
     if unknown:
         raise ValueError(
             f"unknown chapter(s) {', '.join(unknown)}; the book has {', '.join(by_name)}"
         )
-    return [by_name[name] for name in names]
+    return _summaries_last([by_name[name] for name in names])
+
+
+def _summaries_last(selected: list[Chapter]) -> list[Chapter]:
+    return sorted(selected, key=lambda chapter: chapter.name in SUMMARY_CHAPTERS)
 
 
 # --------------------------------------------------------------------------- run

@@ -35,6 +35,7 @@ import torch
 from speechxai.audio import load
 from speechxai.datasets import open_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
+from speechxai.datasets.real import Utterance
 from speechxai.errors import AudioError
 from speechxai.inputs import DigitSignals, frame_signal
 from speechxai.profiles import COMMON, DEFAULT_PROFILE, chapter_parameters
@@ -257,19 +258,12 @@ def _classifiers(recordings: Sequence[Recording], parameters: dict, seed: int) -
     return rows
 
 
-@dataclass(frozen=True)
-class _Utterance:
-    waveform: torch.Tensor
-    sample_rate: int
-    transcript: str
-
-
 def _recognizer(recordings: Sequence[Recording], chapter: str, parameters: dict,
                 seed: int) -> list[dict]:
     """The chapter's recogniser (cached only) and its CER on the rows with a transcript."""
     from speechxai.experiments import deepspeech, navai
 
-    items = [_Utterance(r.waveform, r.sample_rate, r.transcript) for r in recordings]
+    items = [Utterance(r.waveform, r.sample_rate, r.transcript) for r in recordings]
     features = (deepspeech.utterance_windows if chapter == "deepspeech"
                 else navai.utterance_log_mel)
     for recording, item in zip(recordings, items, strict=True):

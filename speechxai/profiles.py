@@ -79,7 +79,7 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
         "smoke": {
             "n_speakers": 6, "per_digit": 1, "n_train": 16, "n_test": 4,
             "recognizer": {"hidden": 16, "steps": 3, "batch_size": 4},
-            "n_explain": 1, "frames_per_utterance": 2, "n_attack": 4,
+            "n_explain": 1, "frames_per_utterance": 2, "n_attack": 4, "n_transfer": 50,
             "attack": {"eps": 0.02, "alpha": 0.002, "steps": 2},
         },
         "quick": {
@@ -102,7 +102,7 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "n_speakers": 6, "per_digit": 1, "n_train": 8, "n_test": 4,
             "recognizer": {"channels": [8, 8], "kernels": [5, 5], "strides": [1, 1],
                            "steps": 3, "batch_size": 4},
-            "n_analysis": 4, "actmax_steps": 5,
+            "n_analysis": 4, "actmax_steps": 5, "n_transfer": 50,
         },
         "quick": {
             "n_speakers": 24, "per_digit": 10, "n_train": 1000, "n_test": 100,

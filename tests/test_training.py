@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,14 @@ import torch
 
 import speechxai.training
 from speechxai.inputs import DigitSignals
-from speechxai.training import TrainingConfig, accuracy, build_model, supported_precision, train
+from speechxai.training import (
+    TrainingConfig,
+    accuracy,
+    build_model,
+    scale_first_layer,
+    supported_precision,
+    train,
+)
 
 
 def toy_signals(n: int = 12, seed: int = 0) -> DigitSignals:
@@ -89,3 +97,14 @@ def test_bf16_is_trained_only_where_the_cpu_has_it(tmp_path, monkeypatch, native
     expected = requested if native else replace(requested, bf16=False)
     assert [p.name for p in tmp_path.glob("*.pt")] == [f"audionet-digit-{expected.key()}.pt"]
     assert supported_precision(replace(CONFIG, bf16=False)).bf16 is False
+
+
+def test_scale_first_layer_meets_the_inputs_at_unit_variance():
+    torch.manual_seed(0)
+    model = build_model("alexnet", "digit", width=0.1)
+    first = model.features[0]
+    before = copy.deepcopy(first)
+    probe = 15 * torch.randn(4, 1, 227, 227)
+    scale_first_layer(model, probe)
+    torch.testing.assert_close(first(probe), before(probe / probe.std()), rtol=1e-4, atol=1e-4)
+    assert not torch.equal(first.weight, before.weight)

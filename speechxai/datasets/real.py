@@ -10,7 +10,11 @@ extracted atomically: :mod:`speechxai.datasets.download`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from speechxai.datasets.corpus import DigitCorpus
 from speechxai.datasets.fsdd import FSDD
@@ -42,3 +46,36 @@ def real_corpus(task: str, seed: int = 0, download: bool = True) -> DigitCorpus:
     if folder.is_dir():
         return LibriSpeechSpeakers(folder, seed=seed)
     return LibriSpeechSpeakers(download=download, seed=seed)
+
+
+def transfer_unavailable(dataset: str, tasks: tuple[str, ...] = tuple(REAL_CORPORA)) -> str | None:
+    """Why a chapter's models cannot be tried on real speech they never heard (``None``:
+    they can): they were trained on real speech, or a real corpus of ``tasks`` is missing
+    (nothing is downloaded for this)."""
+    if dataset in ("real", "fsdd"):
+        return f"the models of dataset={dataset!r} were trained on real speech"
+    for task in tasks:
+        try:
+            real_corpus(task, download=False)
+        except FileNotFoundError as error:
+            return f"{error}".split(". ")[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A recording and its transcript: what the recognisers' evaluation reads."""
+
+    waveform: torch.Tensor
+    sample_rate: int
+    transcript: str
+
+
+def digit_utterances(limit: int | None = None) -> list[Utterance]:
+    """FSDD's recordings as one-word utterances (the transcript is the digit's word), all
+    3,000 or ``limit`` of them spread evenly over the corpus."""
+    corpus = real_corpus("digit", download=False)
+    indices = range(len(corpus)) if limit is None or limit >= len(corpus) else \
+        np.linspace(0, len(corpus) - 1, limit).round().astype(int)
+    return [Utterance(item.waveform, item.sample_rate, item.word)
+            for item in (corpus[int(i)] for i in indices)]

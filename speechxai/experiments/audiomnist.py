@@ -17,6 +17,7 @@ import torch
 from speechxai.attribution import conservation_error, relevance_stream, without_biases
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
+from speechxai.datasets.real import transfer_unavailable
 from speechxai.evaluation import (
     DEFAULT_FRACTIONS,
     FORMATS,
@@ -29,6 +30,7 @@ from speechxai.evaluation import (
     scale_by_sex,
     study_scores,
 )
+from speechxai.experiments.transfer import transfer_verdict
 from speechxai.features import audiomnist_spectrogram, subtract_mean
 from speechxai.inputs import DigitSignals, load_signals, padded, placement_seeds
 from speechxai.training import TrainedModel, TrainingConfig, accuracy, predict, train
@@ -150,19 +152,6 @@ def transfer_signals(task: str, limit: int | None = None) -> DigitSignals:
     return load_signals(corpus, corpus.speakers, progress=False, limit=limit)
 
 
-def transfer_unavailable(dataset: str) -> str | None:
-    """Why the chapter's models cannot be tried on real speech they never heard (``None``:
-    they can): a run on real data, or a real corpus missing."""
-    if dataset in ("real", "fsdd"):
-        return f"the models of dataset={dataset!r} were trained on real speech"
-    for task in TASKS:
-        try:
-            real_corpus(task, download=False)
-        except FileNotFoundError as error:
-            return f"{error}".split(". ")[0]
-    return None
-
-
 def transfer_table(runs: dict[tuple[str, str], list[FoldRun]], dataset: str, seed: int = 0,
                    limit: int | None = None) -> pd.DataFrame | None:
     """Per model of the first fold: held-out accuracy, the real corpus and the accuracy on it
@@ -185,10 +174,8 @@ def describe_transfer(table: pd.DataFrame) -> str:
     lines = []
     for task, rows in table.groupby(level="task"):
         best = rows["real speech"].idxmax()
-        gap = rows.loc[best, "held-out speakers"] - rows.loc[best, "real speech"]
-        verdict = ("hears eSpeak voices far better than people" if gap > 0.2 else
-                   "hears people somewhat worse than eSpeak voices" if gap > 0.05 else
-                   "hears people about as well as eSpeak voices")
+        verdict = transfer_verdict(rows.loc[best, "held-out speakers"],
+                                   rows.loc[best, "real speech"])
         lines.append(
             f"- **{task}**: the better model, {best[0]}, scores "
             f"{rows.loc[best, 'real speech']:.2f} on {rows.loc[best, 'corpus']} against "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +135,19 @@ def slot_accuracy(model: CommandClassifier, items: Sequence) -> dict[str, float]
     labels = slot_labels(items, model.slots)
     return {slot: float((probabilities[slot].argmax(1) == labels[slot]).float().mean())
             for slot in model.slots}
+
+
+def at_rate(items: Sequence, sample_rate: int) -> list:
+    """``items`` (digit sequences) resampled to ``sample_rate``, word boundaries rescaled:
+    real commands at the rate a classifier of the embedded corpus reads."""
+    resampled = []
+    for item in items:
+        factor = sample_rate / item.sample_rate
+        resampled.append(replace(
+            item, waveform=resample(item.waveform, item.sample_rate, sample_rate),
+            sample_rate=sample_rate,
+            boundaries=tuple((round(a * factor), round(b * factor)) for a, b in item.boundaries)))
+    return resampled
 
 
 def sex_classifier(trained: TrainedModel, sample_rate: int, seed: int = 0,
