@@ -515,30 +515,54 @@ def verdict_colour(text: str) -> str:
     return ""
 
 
+def _claim_cell(row: pd.Series) -> str:
+    lines = [html.escape(row["claim"]),
+             f"<i>paper:</i> {html.escape(row['paper value'])}"]
+    if row["test"] != "-":
+        lines.append(f"<code>{html.escape(row['test'])}</code>")
+    return "<br>".join(lines)
+
+
+def _run_cell(verdict_text: str, value: str) -> str:
+    kind, _, detail = verdict_text.partition(" (")
+    lines = [f"<b>{html.escape(kind)}</b>"]
+    if value:
+        lines.append(html.escape(value))
+    if detail:
+        detail = html.escape(detail[:-1])
+        lines.append(f"<code>{detail}</code>" if kind == "not run" else f"<small>{detail}</small>")
+    return "<br>".join(lines)
+
+
 def style_findings(table: pd.DataFrame, caption: str | None = None):
-    """``table`` as a readable pandas Styler: grouped by paper, long text wrapped, the test
-    in small monospace, verdicts coloured (green reproduced, red not, grey not measured,
-    yellow not run)."""
-    shown = table.reset_index().set_index(["paper", "id"])
-    shown["test"] = shown["test"].map(lambda text: f"<code>{html.escape(text)}</code>")
-    for column in ("claim", "paper value", EMBEDDED_COLUMN, REAL_COLUMN,
-                   f"{EMBEDDED_COLUMN} verdict", f"{REAL_COLUMN} verdict"):
-        shown[column] = shown[column].map(html.escape)
-    verdicts = [f"{EMBEDDED_COLUMN} verdict", f"{REAL_COLUMN} verdict"]
-    widths = {"claim": "16em", "paper value": "10em", "test": "14em", EMBEDDED_COLUMN: "11em",
-              REAL_COLUMN: "11em", verdicts[0]: "9em", verdicts[1]: "9em"}
-    styler = shown.style.map(verdict_colour, subset=verdicts)
+    """:func:`findings_table`'s ``table`` as a pandas Styler that reads on a book page: rows
+    grouped by paper; one cell per claim (statement, the paper's value, the test in
+    monospace) and one per run (verdict, our value, the reason or the command), coloured by
+    verdict (green reproduced, red not, grey not measured, yellow not run); text wraps."""
+    runs = (EMBEDDED_COLUMN, REAL_COLUMN)
+    shown = pd.DataFrame(
+        {"claim": table.apply(_claim_cell, axis=1),
+         **{run: [_run_cell(v, value) for v, value in
+                  zip(table[f"{run} verdict"], table[run], strict=True)] for run in runs}},
+        index=pd.MultiIndex.from_arrays([table["paper"], table.index], names=["paper", "id"]))
+    colours = pd.DataFrame({"claim": "", **{run: table[f"{run} verdict"].map(verdict_colour)
+                                            .to_numpy() for run in runs}},
+                           index=shown.index)
+    styler = (shown.style.apply(lambda _: colours, axis=None)
+              .hide(axis="index", level="id").hide(axis="index", names=True))
     styler = styler.set_table_styles(
-        [{"selector": "", "props": "border-collapse: collapse; font-size: 0.8em; "
-                                   "table-layout: auto;"},
+        [{"selector": "", "props": "border-collapse: collapse; font-size: 0.85em; width: 100%;"},
          {"selector": "td, th", "props": "white-space: normal; vertical-align: top; "
                                          "text-align: left; padding: 4px 6px; "
-                                         "border: 1px solid #ddd; overflow-wrap: anywhere;"},
-         {"selector": "code", "props": "font-size: 0.9em; white-space: normal;"},
+                                         "border: 1px solid #ccc; overflow-wrap: anywhere;"},
+         {"selector": "th.row_heading", "props": "width: 7em; min-width: 6em;"},
+         {"selector": "td.col0", "props": "width: 46%;"},
+         {"selector": "td.col1, td.col2", "props": "width: 23%;"},
+         {"selector": "code", "props": "font-size: 0.85em; white-space: normal; "
+                                       "background: none; padding: 0;"},
+         {"selector": "small", "props": "color: #444;"},
          {"selector": "caption", "props": "caption-side: top; font-weight: bold; "
-                                          "text-align: left;"}]
-        + [{"selector": f"td.col{i}", "props": f"min-width: {widths[c]}; max-width: {widths[c]}"}
-           for i, c in enumerate(shown.columns) if c in widths],
+                                          "text-align: left; padding-bottom: 0.5em;"}],
         overwrite=False,
     )
     return styler.set_caption(caption) if caption else styler
