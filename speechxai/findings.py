@@ -503,6 +503,33 @@ def summary(table: pd.DataFrame) -> str:
             f"speech ({n['measured.real']} measured).")
 
 
+def claims_of(chapter: str) -> list[Claim]:
+    """The claims a chapter's records decide."""
+    return [claim for claim in CLAIMS if claim.chapter == chapter]
+
+
+def changes(table: pd.DataFrame) -> str:
+    """What real speech changed, in sentences from :func:`findings_table`'s ``table``: the
+    claims whose verdict differs between the two runs, each with both values; or that none
+    differs, or that a run is missing."""
+    embedded, real = table[f"{EMBEDDED_COLUMN} verdict"], table[f"{REAL_COLUMN} verdict"]
+    decided = embedded.isin([REPRODUCED, NOT_REPRODUCED]) & real.isin([REPRODUCED,
+                                                                         NOT_REPRODUCED])
+    if not decided.any():
+        return ("No claim of this chapter is decided in both runs yet: run it on the embedded "
+                "corpus and with `--dataset real` to compare them.")
+    lines = []
+    for claim_id in table.index[decided & (embedded != real)]:
+        row = table.loc[claim_id]
+        lines.append(f"- {row['claim']}: {row[f'{EMBEDDED_COLUMN} verdict']} on the embedded "
+                     f"corpus ({row[EMBEDDED_COLUMN]}), {row[f'{REAL_COLUMN} verdict']} on real "
+                     f"speech ({row[REAL_COLUMN]}).")
+    same = int((decided & (embedded == real)).sum())
+    head = (f"Of the {int(decided.sum())} claims decided in both runs, {same} get the same "
+            "verdict on real speech as on the embedded corpus")
+    return head + ("; these differ:\n" + "\n".join(lines) if lines else ".")
+
+
 VERDICT_COLOURS = {"reproduced": "#c8e6c9", "not reproduced": "#ffcdd2",
                    "not measured": "#eeeeee", "not run": "#fff3c4"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from speechxai import book
+from speechxai import book, findings
 from speechxai.findings import (
     CLAIMS,
     COLUMNS,
@@ -192,3 +192,24 @@ def test_records_dir_is_the_running_chapters_folder_or_the_projects(monkeypatch,
     monkeypatch.delenv(book.RECORDS_FILE_ENV)
     monkeypatch.chdir(ROOT / "book")
     assert book.records_dir() == ROOT / "_build" / "records"
+
+
+def test_changes_names_the_claims_whose_verdict_real_speech_flips(tmp_path):
+    embedded = {"flipping.digit.lrp_minus_amplitude_hi": -0.05,
+                "flipping.digit.auc.amplitude": 0.3, "flipping.digit.auc.random": 0.8,
+                "flipping.sex.lrp_minus_amplitude_hi": -0.02,
+                "flipping.sex.auc.amplitude": 0.3, "flipping.sex.auc.random": 0.8}
+    real = {**embedded, "flipping.digit.lrp_minus_amplitude_hi": 0.04}
+    chosen = [c for c in findings.claims_of("audiomnist") if c.id.startswith("audiomnist.flip")
+              and "robust" not in c.id]
+    table = findings.findings_table(tmp_path, "quick", chosen)
+    assert "No claim" in findings.changes(table)
+    for name, records in (("audiomnist.quick.json", embedded),
+                          ("audiomnist.quick.real.json", real)):
+        (tmp_path / name).write_text(json.dumps(records))
+    text = findings.changes(findings.findings_table(tmp_path, "quick", chosen))
+    assert text.startswith("Of the 2 claims decided in both runs, 1 get the same verdict")
+    assert text.count("\n- ") == 1 and "not reproduced on real speech" in text
+    (tmp_path / "audiomnist.quick.real.json").write_text(json.dumps(embedded))
+    assert findings.changes(findings.findings_table(tmp_path, "quick", chosen)).endswith(
+        "as on the embedded corpus.")
