@@ -17,7 +17,7 @@ import torch
 import speechxai.evaluate
 from speechxai import cli
 from speechxai.audio import load
-from speechxai.datasets import open_corpus
+from speechxai.datasets import open_corpus, real_corpus
 from speechxai.errors import AudioError
 from speechxai.evaluate import CHAPTER_DEFAULTS, CHAPTERS, book_command, evaluate
 from speechxai.experiments import audiomnist as study
@@ -276,3 +276,22 @@ def test_chapter_defaults_are_the_chapters_parameter_cells(chapter):
     cell = parameter_cell(chapter)
     assert {key: cell[key] for key in CHAPTER_DEFAULTS[chapter]} == CHAPTER_DEFAULTS[chapter]
     assert cli.EVALUATED_CHAPTERS == CHAPTERS
+
+
+def test_evaluate_on_fsdd_reproduces_the_chapters_transfer_record(cache, data_dir, tmp_path):
+    """`speechxai evaluate` on a manifest of FSDD recordings, in the corpus's order, scores
+    the same models as the chapter's transfer test on those recordings."""
+    try:
+        fsdd = real_corpus("digit", download=False)
+    except FileNotFoundError as missing:
+        pytest.skip(f"no real FSDD beside the project: {missing}")
+    chosen = np.linspace(0, len(fsdd) - 1, 40).round().astype(int)
+    rows = [{"path": str(fsdd.paths[i].resolve()), "digit": fsdd.entries[i].digit}
+            for i in chosen]
+    table = evaluate(write_manifest(tmp_path, rows, ("path", "digit")), "audiomnist", "smoke",
+                     "embedded", overrides=SMALL)
+    study.transfer_signals.cache_clear()
+    for architecture in study.ARCHITECTURES:
+        (value,) = study.transfer(cache["runs"][architecture, "digit"].trained, 0, 40).values()
+        row = table[(table.model == architecture) & (table.task == "digit")]
+        assert row.value.item() == pytest.approx(value, abs=1e-12)
