@@ -144,10 +144,23 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
 
 # What a dataset changes in a chapter's sizes, per profile (merged over CHAPTER_SIZES): real
 # speech needs other training recipes than the embedded corpus (issue 15's sizing runs).
+REAL_RECIPE = {"learning_rate": 1e-3, "cosine": True, "augment": True, "unit_input_init": True}
+"""How the AudioMNIST classifiers learn real speech at ``quick``: channel augmentation
+(``speechxai.augment``) and unit-variance inputs at initialisation; the steps per model are
+the sizing runs' (``benchmarks/real_speech.py``, results in ``benchmarks/README.md``)."""
+
 DATASET_SIZES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     "audiomnist": {
         "smoke": {"real": {"n_folds": 1}},
-        "quick": {"real": {"n_folds": 2}},
+        "quick": {"real": {
+            "n_folds": 2,
+            "training": {
+                "alexnet": {"digit": {"steps": 300, **REAL_RECIPE},
+                            "sex": {"steps": 150, **REAL_RECIPE}},
+                "audionet": {"digit": {"steps": 200, **REAL_RECIPE},
+                             "sex": {"steps": 100, **REAL_RECIPE}},
+            },
+        }},
     },
 }
 
