@@ -53,7 +53,7 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "per_digit": 5,
             "n_folds": 1,
             "training": {
-                "alexnet": {"digit": {"steps": 115, **REAL_RECIPE},
+                "alexnet": {"digit": {"steps": 300, **REAL_RECIPE},
                             "sex": {"steps": 50, **REAL_RECIPE}},
                 "audionet": {"digit": {"steps": 120, "learning_rate": 1e-3, "cosine": True},
                              "sex": {"steps": 50, "learning_rate": 1e-3, "cosine": True}},
