@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from speechxai.datasets.corpus import SEXES, DigitCorpus
+from speechxai.datasets.corpus import SEXES, DigitCorpus, evenly_spaced
 from speechxai.datasets.sequences import trim_silence
 from speechxai.features import (
     AUDIOMNIST_LENGTH,
@@ -68,8 +68,7 @@ def load_signals(
     """The recordings of ``speakers`` as :func:`frame_signal` makes them (at most ``limit``
     of them, evenly spread over the corpus's order)."""
     indices = corpus.indices(speakers)
-    if limit is not None and limit < len(indices):
-        indices = [indices[i] for i in np.linspace(0, len(indices) - 1, limit).round().astype(int)]
+    indices = [indices[i] for i in evenly_spaced(len(indices), limit)]
     signals, digits, sexes, who = [], [], [], []
     for index in tqdm(indices, desc=f"{corpus.name} at 8 kHz", disable=not progress):
         item = corpus[index]

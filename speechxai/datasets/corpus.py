@@ -25,6 +25,13 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
+def evenly_spaced(n: int, limit: int | None) -> list[int]:
+    """Indices 0..n-1, or ``limit`` of them spread evenly from the first to the last."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    return np.linspace(0, n - 1, limit).round().astype(int).tolist()
+
+
 @dataclass(frozen=True)
 class DigitRecording:
     """One spoken digit: mono float32 waveform and who said what."""

@@ -13,10 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from speechxai.datasets.corpus import DigitCorpus
+from speechxai.datasets.corpus import DigitCorpus, evenly_spaced
 from speechxai.datasets.fsdd import FSDD
 
 REAL_DATA_ENV = "SPEECHXAI_REAL_DATA"
@@ -75,7 +74,5 @@ def digit_utterances(limit: int | None = None) -> list[Utterance]:
     """FSDD's recordings as one-word utterances (the transcript is the digit's word), all
     3,000 or ``limit`` of them spread evenly over the corpus."""
     corpus = real_corpus("digit", download=False)
-    indices = range(len(corpus)) if limit is None or limit >= len(corpus) else \
-        np.linspace(0, len(corpus) - 1, limit).round().astype(int)
     return [Utterance(item.waveform, item.sample_rate, item.word)
-            for item in (corpus[int(i)] for i in indices)]
+            for item in (corpus[i] for i in evenly_spaced(len(corpus), limit))]
