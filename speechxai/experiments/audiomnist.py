@@ -30,7 +30,7 @@ from speechxai.evaluation import (
     scale_by_sex,
     study_scores,
 )
-from speechxai.experiments.transfer import transfer_verdict
+from speechxai.experiments.transfer import transfer_verdict, voices
 from speechxai.features import audiomnist_spectrogram, subtract_mean
 from speechxai.inputs import DigitSignals, load_signals, padded, placement_seeds
 from speechxai.training import TrainedModel, TrainingConfig, accuracy, predict, train
@@ -168,18 +168,18 @@ def transfer_table(runs: dict[tuple[str, str], list[FoldRun]], dataset: str, see
     return pd.DataFrame(rows).set_index(["model", "task"])
 
 
-def describe_transfer(table: pd.DataFrame) -> str:
+def describe_transfer(table: pd.DataFrame, dataset: str = "embedded") -> str:
     """One sentence per task from :func:`transfer_table`: how much worse (or not) the best
-    model hears real people than held-out synthetic voices."""
+    model hears real people than held-out speakers of its own corpus."""
     lines = []
     for task, rows in table.groupby(level="task"):
         best = rows["real speech"].idxmax()
         verdict = transfer_verdict(rows.loc[best, "held-out speakers"],
-                                   rows.loc[best, "real speech"])
+                                   rows.loc[best, "real speech"], trained_on=voices(dataset))
         lines.append(
             f"- **{task}**: the better model, {best[0]}, scores "
             f"{rows.loc[best, 'real speech']:.2f} on {rows.loc[best, 'corpus']} against "
-            f"{rows.loc[best, 'held-out speakers']:.2f} on held-out synthetic speakers "
+            f"{rows.loc[best, 'held-out speakers']:.2f} on held-out speakers of its own corpus "
             f"(chance {CHANCE[task]:.2f}): it {verdict}.")
     return "\n".join(lines)
 
@@ -207,14 +207,15 @@ def open_corpora(dataset: str, n_speakers: int = 24, per_digit: int = 10, seed: 
     """The corpus of each task the chapter's ``dataset`` serves: ``"real"`` gives FSDD
     for digits and LibriSpeech speakers for sex, the others one corpus for both. A task the
     corpus cannot serve (sex on all-male FSDD) is left out with one printed line."""
-    corpora = {}
+    corpora, shared = {}, None  # only "real" serves the tasks from two corpora
     for task in TASKS:
-        corpus = open_corpus(dataset, n_speakers=n_speakers, per_digit=per_digit, seed=seed,
-                             root=root, task=task)
+        corpus = shared or open_corpus(dataset, n_speakers=n_speakers, per_digit=per_digit,
+                                       seed=seed, root=root, task=task)
+        shared = None if dataset == "real" else corpus
         try:
             folds(corpus, task)
         except ValueError as error:
-            print(f"No {task} task on this dataset: {error}.")
+            print(f"{error}: the chapter leaves the {task} task out.")
             continue
         corpora[task] = corpus
     return corpora
