@@ -172,6 +172,12 @@ def run_name(profile: str, dataset: str | None = None) -> str:
     return f"{profile}.{dataset}" if dataset else profile
 
 
+def run_command(chapter: str, profile: str, dataset: str | None = None) -> str:
+    """The command that writes ``<chapter>.<run_name(profile, dataset)>.json``."""
+    return (f"speechxai book run --profile {profile} --chapter {chapter}"
+            + (f" --dataset {dataset}" if dataset else ""))
+
+
 def dataset_variant(chapter: str, profile: str, overrides: dict | None) -> str | None:
     """The dataset a run's overrides choose when it is not the profile's own, else ``None``."""
     dataset = (overrides or {}).get("dataset")
@@ -330,8 +336,7 @@ def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = N
         if not records_file.exists():
             problems.append(
                 f"{chapter.name}: no records at {run_name(profile, dataset)!r}: run "
-                f"`speechxai book run --profile {profile} --chapter {chapter.name}"
-                f"{f' -p dataset {dataset}' if dataset else ''}` first"
+                f"`{run_command(chapter.name, profile, dataset)}` first"
             )
             continue
         records = json.loads(records_file.read_text())

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechxai.book import run_name
+from speechxai.book import run_command, run_name
 
 PAPERS = {
     "becker2018": "Becker et al. 2018",
@@ -420,12 +420,6 @@ CLAIMS: tuple[Claim, ...] = (
 
 
 # --------------------------------------------------------------------------- the table
-
-
-def run_command(chapter: str, profile: str, dataset: str | None = None) -> str:
-    """The command that writes ``<chapter>.<profile>[.<dataset>].json``."""
-    return (f"speechxai book run --profile {profile} --chapter {chapter}"
-            + (f" --dataset {dataset}" if dataset else ""))
 
 
 def records_file(records_dir: Path, chapter: str, profile: str,
