@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from speechxai.datasets.real import Utterance
 from speechxai.features import resample
 
 
@@ -56,20 +57,37 @@ class Augmentation:
     def frame(self, signal: torch.Tensor, sample_rate: int, length: int,
               rng: np.random.Generator) -> torch.Tensor:
         """``signal`` (1-D) perturbed and placed at a random offset in ``length`` samples."""
-        if rng.random() < self.p_speed:
-            signal = change_speed(signal, sample_rate, rng.uniform(*self.speed))
-        signal = signal[:length]
+        signal = self.speed_change(signal, sample_rate, rng)[:length]
         offset = int(rng.integers(0, length - signal.numel() + 1))
         frame = torch.zeros(length)
         frame[offset:offset + signal.numel()] = signal
-        speech = slice(offset, offset + signal.numel())
+        return self.channel(frame, sample_rate, rng, slice(offset, offset + signal.numel()))
+
+    def recording(self, signal: torch.Tensor, sample_rate: int,
+                  rng: np.random.Generator) -> torch.Tensor:
+        """``signal`` (1-D, any length: a digit sequence for the recognisers) at a random
+        speed and through a random channel; its noise fills the gaps between words too."""
+        signal = self.speed_change(signal, sample_rate, rng)
+        return self.channel(signal, sample_rate, rng, slice(0, signal.numel()))
+
+    def speed_change(self, signal: torch.Tensor, sample_rate: int,
+                     rng: np.random.Generator) -> torch.Tensor:
+        """``signal`` at a random speed with probability ``p_speed``."""
+        if rng.random() < self.p_speed:
+            return change_speed(signal, sample_rate, rng.uniform(*self.speed))
+        return signal
+
+    def channel(self, frame: torch.Tensor, sample_rate: int, rng: np.random.Generator,
+                speech: slice) -> torch.Tensor:
+        """``frame`` through a random room, microphone, background noise (its SNR measured
+        over ``speech``) and level."""
         if rng.random() < self.p_reverb:
             rooms = room_bank(sample_rate, self.rt60, self.rooms)
             frame = reverberate(frame, rooms[int(rng.integers(len(rooms)))][1])
         if rng.random() < self.p_microphone:
             frame = self.colour(frame, sample_rate, rng)
         if rng.random() < self.p_noise:
-            noise = coloured_noise(length, rng.uniform(*self.noise_exponent), rng)
+            noise = coloured_noise(frame.numel(), rng.uniform(*self.noise_exponent), rng)
             frame = add_noise(frame, noise, rng.uniform(*self.snr_db), speech)
         return at_peak(frame, rng.uniform(*self.peak_dbfs))
 
@@ -170,3 +188,26 @@ def at_peak(frame: torch.Tensor, peak_dbfs: float) -> torch.Tensor:
     """``frame`` scaled so its peak magnitude is ``peak_dbfs`` dB below full scale."""
     peak = frame.abs().max()
     return frame if peak == 0 else frame * (10 ** (peak_dbfs / 20) / peak)
+
+
+CHANNEL_RATE = 8000
+"""Sample rate of the recordings :func:`with_channel_copies` adds: the room bank and the
+microphone ranges are the AudioMNIST classifiers' (8 kHz), and the recognisers' features
+end at 4 kHz (DeepSpeech's MFCC filters) or lose little above it."""
+
+
+def with_channel_copies(items: list, copies: int, seed: int,
+                        augmentation: Augmentation | None = None) -> list:
+    """``items`` (with ``waveform``, ``sample_rate``, ``transcript``) followed by ``copies``
+    versions of each through :meth:`Augmentation.recording` at :data:`CHANNEL_RATE`, drawn
+    from a generator seeded by ``seed``: the recognisers' training sets, whose features are
+    computed once per recording, so each copy is one fixed random channel."""
+    if copies < 0:
+        raise ValueError(f"copies must be >= 0, got {copies}")
+    augmentation = augmentation or Augmentation()
+    rng = np.random.default_rng(seed)
+    extra = [Utterance(augmentation.recording(resample(item.waveform, item.sample_rate,
+                                                       CHANNEL_RATE), CHANNEL_RATE, rng),
+                       CHANNEL_RATE, item.transcript)
+             for _ in range(copies) for item in items]
+    return list(items) + extra

@@ -148,3 +148,40 @@ def test_a_framed_signal_is_at_8_khz_without_dc_and_at_most_a_second():
     assert abs(float(framed.mean())) < 1e-3
     assert float(framed.abs().max()) == pytest.approx(0.01, rel=0.05)
     assert dominant_frequency(framed) == pytest.approx(300.0, abs=2)
+
+
+def test_a_recording_keeps_its_length_when_its_speed_is_kept_and_its_gaps_get_noise():
+    recipe = augment.Augmentation(p_speed=0, p_reverb=0, p_microphone=0, p_noise=1,
+                                  snr_db=(20.0, 20.0), peak_dbfs=(-6.0, -6.0))
+    gap = torch.zeros(4000)
+    sequence = torch.cat([sine(250.0), gap, sine(330.0)])
+    out = recipe.recording(sequence, RATE, np.random.default_rng(0))
+    assert out.numel() == sequence.numel()
+    assert float(out.abs().max()) == pytest.approx(10 ** (-6 / 20), rel=1e-5)
+    words = torch.cat([out[:4000], out[8000:]])
+    noise_in_gap = out[4000:8000].pow(2).mean()
+    assert float(noise_in_gap) > 0  # the digital silence between words is gone
+    # the SNR is measured over the whole recording, gap included (2/3 of it is words)
+    snr = 10 * float(torch.log10(words.pow(2).mean() * 2 / 3 / noise_in_gap))
+    assert snr == pytest.approx(20, abs=1.0)
+    slower = augment.Augmentation(p_speed=1, speed=(0.8, 0.8), p_reverb=0, p_microphone=0,
+                                  p_noise=0)
+    assert slower.recording(sequence, RATE, np.random.default_rng(0)).numel() == 15000
+
+
+def test_channel_copies_follow_the_originals_at_8_khz_with_their_transcripts():
+    from speechxai.datasets.real import Utterance
+
+    items = [Utterance(sine(250.0, 0.5, 16000), 16000, "one two"),
+             Utterance(sine(300.0, 0.7, 22050), 22050, "three")]
+    recipe = augment.Augmentation(rt60=(0.3, 0.6), rooms=3)
+    out = augment.with_channel_copies(items, 2, seed=4, augmentation=recipe)
+    assert out[:2] == items
+    assert [u.transcript for u in out[2:]] == ["one two", "three"] * 2
+    assert {u.sample_rate for u in out[2:]} == {augment.CHANNEL_RATE}
+    assert not torch.equal(out[2].waveform, out[4].waveform)  # each copy its own channel
+    again = augment.with_channel_copies(items, 2, seed=4, augmentation=recipe)
+    assert all(torch.equal(a.waveform, b.waveform) for a, b in zip(out, again, strict=True))
+    assert augment.with_channel_copies(items, 0, seed=4) == items
+    with pytest.raises(ValueError, match="copies"):
+        augment.with_channel_copies(items, -1, seed=4)

@@ -92,10 +92,23 @@ def test_every_config_field_changes_the_key():
     changed = [replace(CONFIG, hidden=8), replace(CONFIG, steps=4), replace(CONFIG, seed=1),
                replace(CONFIG, batch_size=2), replace(CONFIG, learning_rate=1e-3),
                replace(CONFIG, bf16=True), replace(CONFIG, gradient_clip=1.0),
-               replace(CONFIG, cosine=True)]
+               replace(CONFIG, cosine=True), replace(CONFIG, augment=1)]
     assert len({CONFIG.key(), *(c.key() for c in changed)}) == 1 + len(changed)
     with pytest.raises(ValueError, match="must be >= 1"):
         CTCConfig(steps=0)
+    with pytest.raises(ValueError, match="channel copies"):
+        CTCConfig(augment=-1)
+
+
+def test_channel_copies_join_the_training_frames(tmp_path):
+    config = replace(CONFIG, steps=2)
+    plain = train_recognizer(config, toy_items(), progress=False, cache_dir=tmp_path)
+    copied = train_recognizer(replace(config, augment=2), toy_items(), progress=False,
+                              cache_dir=tmp_path)
+    # the standardisation is taken over every training frame: copies through other channels
+    # (band limits, rooms, noise) move the per-coefficient means
+    assert not torch.allclose(plain.mean, copied.mean, atol=1e-2)
+    assert len(list(tmp_path.glob("deepspeech-*.pt"))) == 2
 
 
 def test_folding_the_standardisation_keeps_the_function():

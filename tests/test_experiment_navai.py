@@ -76,6 +76,16 @@ def testspec_augment_transformed_training_differs_from_plain_training(tmp_path):
     assert plain.history["loss"][0] != augmented.history["loss"][0]
 
 
+def test_channel_copies_change_training_and_are_checked(tmp_path):
+    config = replace(CONFIG, steps=3)
+    plain = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path)
+    copied = train_wav2letter(replace(config, augment=1), toy_items(), progress=False,
+                              cache_dir=tmp_path)
+    assert plain.history["loss"] != copied.history["loss"]
+    with pytest.raises(ValueError, match="channel copies"):
+        replace(config, augment=-1)
+
+
 @pytest.mark.parametrize("strides", [(1, 1), (2, 1)])
 def test_output_lengths_are_the_model_output_frames_of_each_padded_utterance(strides):
     torch.manual_seed(0)

@@ -35,6 +35,7 @@ from speechxai.attribution.asr import (
 from speechxai.attribution.explanation import Explanation, concatenate
 from speechxai.attribution.lrp import without_biases
 from speechxai.attribution.lstm_lrp import deepspeech_lrp
+from speechxai.augment import with_channel_copies
 from speechxai.ctc import (
     BLANK,
     character_error_rate,
@@ -112,11 +113,14 @@ class CTCConfig:
     bf16: bool = False
     gradient_clip: float = 5.0
     cosine: bool = True  # anneal the learning rate to zero over the steps
+    augment: int = 0  # channel copies of every training sequence (augment.with_channel_copies)
 
     def __post_init__(self):
         if min(self.hidden, self.steps, self.batch_size) < 1 or self.learning_rate <= 0:
             raise ValueError(f"hidden, steps and batch_size must be >= 1 and the learning rate "
                              f"positive, got {self}")
+        if self.augment < 0:
+            raise ValueError(f"augment counts channel copies (>= 0), got {self.augment}")
 
     def key(self) -> str:
         return config_key(self)
@@ -181,7 +185,8 @@ def train_recognizer(
     (:func:`speechxai.ctc.ctc_loss`), gradient norm clipping, optionally cosine annealing and
     bfloat16 autocast (where the CPU has it natively:
     :func:`speechxai.training.supported_precision`). Items need ``waveform``, ``sample_rate``
-    and ``transcript``. Cached at
+    and ``transcript``; with ``config.augment`` the training set holds that many channel copies
+    of each besides the originals (:func:`speechxai.augment.with_channel_copies`). Cached at
     ``<cache_dir or data_root()/models>/deepspeech-<key>.pt``, keyed by the configuration and
     the training data's waveforms and transcripts.
 
@@ -205,6 +210,7 @@ def train_recognizer(
     if cached_only:
         raise ModelNotCached(path)
 
+    items = with_channel_copies(items, config.augment, config.seed)
     frames = [_frames(item) for item in tqdm(items, desc="MFCC", disable=not progress)]
     transcripts = [item.transcript for item in items]
     every_frame = torch.cat(frames)

@@ -40,6 +40,7 @@ from speechxai.attribution.navai import (
     letter_windows,
     lrp_bn_rule,
 )
+from speechxai.augment import with_channel_copies
 from speechxai.ctc import ALPHABET, character_error_rate, greedy_decode, word_error_rate
 from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
@@ -92,6 +93,7 @@ class Wav2LetterConfig:
     cosine: bool = True  # anneal the learning rate to zero over the steps
     pad: int | None = None
     spec_augment: tuple[int, int] | None = None  # (max mel bins, max frames) masked
+    augment: int = 0  # channel copies of every training sequence (augment.with_channel_copies)
 
     def __post_init__(self):
         for name in ("channels", "kernels", "strides"):
@@ -110,6 +112,8 @@ class Wav2LetterConfig:
             if len(self.spec_augment) != 2 or min(self.spec_augment) < 0:
                 raise ValueError(f"spec_augment must be (max mel bins, max frames) >= 0, got "
                                  f"{self.spec_augment}")
+        if self.augment < 0:
+            raise ValueError(f"augment counts channel copies (>= 0), got {self.augment}")
         if self.pad is not None and self.pad < 0:
             raise ValueError(f"pad must be None or >= 0 frames, got {self.pad}")
 
@@ -189,7 +193,9 @@ def train_wav2letter(
     output lengths (:func:`speechxai.ctc.ctc_loss`), gradient norm clipping, optionally
     cosine annealing and bfloat16 autocast (where the CPU has it natively:
     :func:`speechxai.training.supported_precision`). Items need ``waveform``,
-    ``sample_rate`` and ``transcript``. Cached at
+    ``sample_rate`` and ``transcript``; with ``config.augment`` the training set holds that
+    many channel copies of each besides the originals
+    (:func:`speechxai.augment.with_channel_copies`). Cached at
     ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``, keyed by the configuration and
     the training data's waveforms and transcripts.
 
@@ -212,6 +218,7 @@ def train_wav2letter(
     if cached_only:
         raise ModelNotCached(path)
 
+    items = with_channel_copies(items, config.augment, config.seed)
     spectrograms = [utterance_log_mel(item)
                     for item in tqdm(items, desc="log-mel", disable=not progress)]
     transcripts = [item.transcript for item in items]
