@@ -14,6 +14,7 @@ import torch
 from speechxai.datasets import FSDD, AudioMNIST, DigitSequences, SpokenDigits, folds
 from speechxai.datasets.audiomnist import parse_metadata
 from speechxai.datasets.corpus import DIGIT_WORDS
+from speechxai.datasets.folds import n_groups
 from speechxai.datasets.sequences import (
     FILLER,
     KEYWORDS,
@@ -117,6 +118,16 @@ def test_real_fsdd_is_digit_only(shared_data):
     for fold in folds(corpus, "digit"):
         assert not set(fold.train) & set(fold.test) and not set(fold.val) & set(fold.test)
         assert sorted(fold.train + fold.val + fold.test) == corpus.speakers
+    # one speaker per group: every fold trains on 4 speakers and tests on 1
+    assert [(len(f.train), len(f.val), len(f.test)) for f in folds(corpus, "digit")] == [
+        (4, 1, 1)] * 6
+
+
+@pytest.mark.parametrize(("n_speakers", "digit", "sex"), [
+    (3, 3, 3), (6, 6, 3), (9, 9, 4), (10, 5, 5), (24, 5, 4), (261, 5, 4)])
+def test_small_corpora_get_one_speaker_per_group(n_speakers, digit, sex):
+    assert n_groups(n_speakers, "digit") == digit
+    assert n_groups(n_speakers, "sex") == sex
 
 
 @pytest.fixture(scope="module")

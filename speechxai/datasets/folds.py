@@ -78,8 +78,8 @@ def folds(dataset: DigitCorpus, task: str) -> list[Fold]:
     """Speaker folds of ``dataset`` for ``task`` (``"digit"`` or ``"sex"``).
 
     AudioMNIST: the paper's 5 digit and 4 sex folds, speaker by speaker. Other corpora:
-    5 digit folds over round-robin speaker groups and 4 sex folds over sex-balanced groups
-    (fewer groups when there are fewer speakers, at least 3).
+    digit folds over round-robin speaker groups and sex folds over sex-balanced groups,
+    :func:`n_groups` of them (FSDD's 6 speakers: one per group, 6 folds).
     """
     from speechxai.datasets.audiomnist import AudioMNIST
 
@@ -93,6 +93,16 @@ def folds(dataset: DigitCorpus, task: str) -> list[Fold]:
         raise ValueError(
             f"{dataset.name} has no sex task: its speakers are {', '.join(sorted(sexes))} only"
         )
-    wanted = 5 if task == "digit" else 4
-    n_groups = min(wanted, len(dataset.speakers) // (1 if task == "digit" else 2))
-    return rotate(balanced_groups(dataset, max(n_groups, 3), by_sex=task == "sex"))
+    return rotate(balanced_groups(dataset, n_groups(len(dataset.speakers), task),
+                                  by_sex=task == "sex"))
+
+
+def n_groups(n_speakers: int, task: str) -> int:
+    """Speaker groups of a corpus that is not AudioMNIST: the paper's 5 digit (4 sex) groups
+    when every group gets at least two speakers (a female-male pair for sex), else one
+    speaker (pair) per group, at least 3 groups. Groups then differ in size by at most one
+    speaker: five round-robin groups of FSDD's 6 speakers made one fold train on 3 speakers
+    and test on 2 while the others trained on 4 and tested on 1."""
+    wanted, per_group = (5, 1) if task == "digit" else (4, 2)
+    units = n_speakers // per_group
+    return max(wanted if units >= 2 * wanted else units, 3)
