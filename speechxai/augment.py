@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,21 +55,32 @@ class Augmentation:
     snr_db: tuple[float, float] = (5.0, 30.0)
     peak_dbfs: tuple[float, float] = (-20.0, -1.0)
 
-    def frame(self, signal: torch.Tensor, sample_rate: int, length: int,
-              rng: np.random.Generator) -> torch.Tensor:
-        """``signal`` (1-D) perturbed and placed at a random offset in ``length`` samples."""
-        signal = self.speed_change(signal, sample_rate, rng)[:length]
-        offset = int(rng.integers(0, length - signal.numel() + 1))
-        frame = torch.zeros(length)
-        frame[offset:offset + signal.numel()] = signal
-        return self.channel(frame, sample_rate, rng, slice(offset, offset + signal.numel()))
+    def frames(self, signals: Sequence[torch.Tensor], sample_rate: int, length: int,
+               rng: np.random.Generator) -> torch.Tensor:
+        """(N, ``length``) frames: each 1-D signal perturbed and placed at a random offset.
+
+        Every clip's random choices are drawn in turn from ``rng`` (speed, offset, then
+        :meth:`draw_channel`), then each step runs once on the whole batch
+        (:func:`apply_channels`)."""
+        frames = torch.zeros(len(signals), length)
+        speech = torch.zeros(len(signals), length, dtype=torch.bool)
+        draws = []
+        for row, signal in enumerate(signals):
+            signal = self.speed_change(signal, sample_rate, rng)[:length]
+            offset = int(rng.integers(0, length - signal.numel() + 1))
+            frames[row, offset:offset + signal.numel()] = signal
+            speech[row, offset:offset + signal.numel()] = True
+            draws.append(self.draw_channel(sample_rate, length, rng))
+        return apply_channels(frames, speech, draws, sample_rate, self.room_responses(sample_rate))
 
     def recording(self, signal: torch.Tensor, sample_rate: int,
                   rng: np.random.Generator) -> torch.Tensor:
         """``signal`` (1-D, any length: a digit sequence for the recognisers) at a random
         speed and through a random channel; its noise fills the gaps between words too."""
-        signal = self.speed_change(signal, sample_rate, rng)
-        return self.channel(signal, sample_rate, rng, slice(0, signal.numel()))
+        signal = self.speed_change(signal, sample_rate, rng)[None]
+        draw = self.draw_channel(sample_rate, signal.shape[1], rng)
+        return apply_channels(signal, torch.ones_like(signal, dtype=torch.bool), [draw],
+                              sample_rate, self.room_responses(sample_rate))[0]
 
     def speed_change(self, signal: torch.Tensor, sample_rate: int,
                      rng: np.random.Generator) -> torch.Tensor:
@@ -77,32 +89,80 @@ class Augmentation:
             return change_speed(signal, sample_rate, rng.uniform(*self.speed))
         return signal
 
-    def channel(self, frame: torch.Tensor, sample_rate: int, rng: np.random.Generator,
-                speech: slice) -> torch.Tensor:
-        """``frame`` through a random room, microphone, background noise (its SNR measured
-        over ``speech``) and level."""
-        if rng.random() < self.p_reverb:
-            rooms = room_bank(sample_rate, self.rt60, self.rooms)
-            frame = reverberate(frame, rooms[int(rng.integers(len(rooms)))][1])
-        if rng.random() < self.p_microphone:
-            frame = self.colour(frame, sample_rate, rng)
-        if rng.random() < self.p_noise:
-            noise = coloured_noise(frame.numel(), rng.uniform(*self.noise_exponent), rng)
-            frame = add_noise(frame, noise, rng.uniform(*self.snr_db), speech)
-        return at_peak(frame, rng.uniform(*self.peak_dbfs))
+    def room_responses(self, sample_rate: int) -> list[torch.Tensor]:
+        """The impulse responses of the simulated rooms (:func:`room_bank`)."""
+        return [response for _, response in room_bank(sample_rate, self.rt60, self.rooms)]
 
-    def colour(self, frame: torch.Tensor, sample_rate: int,
-               rng: np.random.Generator) -> torch.Tensor:
-        """A random microphone and line: band limits, a tilt and ``n_peaks`` resonances."""
+    def draw_channel(self, sample_rate: int, length: int,
+                     rng: np.random.Generator) -> ChannelDraw:
+        """One clip's random room, microphone, background noise and level; a step is
+        skipped (None) with one minus its probability."""
+        room = int(rng.integers(self.rooms)) if rng.random() < self.p_reverb else None
+        microphone = (self.draw_microphone(sample_rate, rng)
+                      if rng.random() < self.p_microphone else None)
+        noise = None
+        if rng.random() < self.p_noise:
+            exponent = rng.uniform(*self.noise_exponent)
+            noise = (exponent, rng.standard_normal(length), rng.uniform(*self.snr_db))
+        return ChannelDraw(room, microphone, noise, rng.uniform(*self.peak_dbfs))
+
+    def draw_microphone(self, sample_rate: int, rng: np.random.Generator) -> Microphone:
+        """A random microphone and line: band limits, ``n_peaks`` resonances and a tilt."""
         nyquist = sample_rate / 2
-        frame = AF.highpass_biquad(frame, sample_rate, rng.uniform(*self.highpass_hz))
+        highpass = rng.uniform(*self.highpass_hz)
         lowpass = min(rng.uniform(*self.lowpass_hz), 0.95 * nyquist)
-        frame = AF.lowpass_biquad(frame, sample_rate, lowpass)
+        peaks = []
         for _ in range(self.n_peaks):
             centre = math.exp(rng.uniform(math.log(200.0), math.log(0.9 * nyquist)))
-            frame = AF.equalizer_biquad(frame, sample_rate, centre, rng.uniform(*self.peaks_db),
-                                        Q=rng.uniform(0.7, 3.0))
-        return tilt(frame, rng.uniform(*self.tilt_db))
+            peaks.append((centre, rng.uniform(*self.peaks_db), rng.uniform(0.7, 3.0)))
+        return Microphone(highpass, lowpass, tuple(peaks), rng.uniform(*self.tilt_db))
+
+
+@dataclass(frozen=True)
+class Microphone:
+    """Band edges in Hz, resonances (centre Hz, gain dB, Q) and the tilt in dB at Nyquist."""
+
+    highpass_hz: float
+    lowpass_hz: float
+    peaks: tuple[tuple[float, float, float], ...]
+    tilt_db: float
+
+
+@dataclass(frozen=True)
+class ChannelDraw:
+    """One clip's channel: room index, microphone, noise (exponent, white samples, SNR in dB)
+    and peak level in dBFS; None skips a step."""
+
+    room: int | None
+    microphone: Microphone | None
+    noise: tuple[float, np.ndarray, float] | None
+    peak_dbfs: float
+
+
+def apply_channels(frames: torch.Tensor, speech: torch.Tensor, draws: Sequence[ChannelDraw],
+                   sample_rate: int, rooms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(N, L) ``frames`` through their channels, each step once for the rows it applies to:
+    room (:func:`reverberate`), microphone (:func:`colour`), noise at an SNR measured over
+    the ``speech`` mask (:func:`add_noise`), peak level (:func:`at_peak`)."""
+    frames = frames.clone()
+
+    def rows(step: str) -> list[int]:
+        return [row for row, draw in enumerate(draws) if getattr(draw, step) is not None]
+
+    if reverberated := rows("room"):
+        frames[reverberated] = reverberate(
+            frames[reverberated], [rooms[draws[row].room] for row in reverberated])
+    if coloured := rows("microphone"):
+        frames[coloured] = colour(frames[coloured], sample_rate,
+                                  [draws[row].microphone for row in coloured])
+    if noisy := rows("noise"):
+        noise = coloured_noise(
+            torch.from_numpy(np.stack([draws[row].noise[1] for row in noisy])).float(),
+            torch.tensor([draws[row].noise[0] for row in noisy]))
+        frames[noisy] = add_noise(frames[noisy], noise,
+                                  torch.tensor([draws[row].noise[2] for row in noisy]),
+                                  speech[noisy])
+    return at_peak(frames, torch.tensor([draw.peak_dbfs for draw in draws]))
 
 
 def change_speed(signal: torch.Tensor, sample_rate: int, factor: float) -> torch.Tensor:
@@ -113,6 +173,9 @@ def change_speed(signal: torch.Tensor, sample_rate: int, factor: float) -> torch
     return resample(signal, sample_rate, slower_rate)
 
 
+ROOM_SEED = 20_241_205
+
+
 @functools.lru_cache(maxsize=4)
 def room_bank(sample_rate: int, rt60: tuple[float, float], size: int
               ) -> tuple[tuple[float, torch.Tensor], ...]:
@@ -121,10 +184,14 @@ def room_bank(sample_rate: int, rt60: tuple[float, float], size: int
     ``rt60`` and random room sizes, source and microphone positions, from a fixed seed.
     Returns (measured rt60 (:func:`reverberation_time`), impulse response normalised to a
     unit direct path) pairs. Sabine's formula, which sets the walls' absorption, misses the
-    simulated room's decay by up to 40 %, so each room carries its measured time."""
+    simulated room's decay by up to 40 %, so each room carries its measured time.
+
+    The randomised image sources draw from pyroomacoustics' package-wide generator, which
+    is seeded here (and left seeded): unseeded, every process simulated other rooms."""
     import pyroomacoustics as pra
 
-    rng = np.random.default_rng(20_241_205)
+    rng = np.random.default_rng(ROOM_SEED)
+    pra.random.seed(numpy=ROOM_SEED, libroom=ROOM_SEED)
     rooms = []
     for target in np.linspace(*rt60, size):
         dimensions = rng.uniform([3.0, 3.0, 2.4], [10.0, 8.0, 4.0])
@@ -151,43 +218,91 @@ def reverberation_time(response: torch.Tensor, sample_rate: int) -> float:
     return 3 * (last - first) / sample_rate
 
 
-def reverberate(frame: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
-    """``frame`` convolved with a room ``response`` from its direct path on, cut to the
-    frame's length (the tail past it is lost, as in a recording that stops)."""
-    start = int(torch.argmax(response.abs()))  # the direct path arrives at time zero
-    return AF.fftconvolve(frame, response[start:])[: frame.numel()]
+def reverberate(frames: torch.Tensor, responses: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(N, L) ``frames``, each convolved with its room response from the direct path on,
+    cut to the frame's length (the tail past it is lost, as in a recording that stops)."""
+    # the direct path arrives at time zero
+    tails = [response[int(torch.argmax(response.abs())):] for response in responses]
+    stacked = torch.zeros(len(tails), max(tail.numel() for tail in tails))
+    for row, tail in enumerate(tails):
+        stacked[row, :tail.numel()] = tail
+    return AF.fftconvolve(frames, stacked)[:, : frames.shape[1]]
 
 
-def tilt(frame: torch.Tensor, db_at_nyquist: float) -> torch.Tensor:
-    """A linear spectral tilt: gain 0 dB at DC rising (or falling) to ``db_at_nyquist``."""
-    spectrum = torch.fft.rfft(frame)
-    gain_db = torch.linspace(0.0, db_at_nyquist, spectrum.numel())
-    return torch.fft.irfft(spectrum * 10 ** (gain_db / 20), n=frame.numel())
+def colour(frames: torch.Tensor, sample_rate: int,
+           microphones: Sequence[Microphone]) -> torch.Tensor:
+    """(N, L) ``frames``, row ``i`` through ``microphones[i]``: high-pass and low-pass
+    biquads, its peaking biquads, then its tilt (the filters of torchaudio's
+    ``highpass_biquad``, ``lowpass_biquad`` and ``equalizer_biquad``, one ``lfilter`` call per
+    stage for the whole batch)."""
+    stages = [biquad_coefficients("highpass", sample_rate, [m.highpass_hz for m in microphones]),
+              biquad_coefficients("lowpass", sample_rate, [m.lowpass_hz for m in microphones])]
+    for peak in range(len(microphones[0].peaks)):
+        centres, gains, qs = zip(*(m.peaks[peak] for m in microphones), strict=True)
+        stages.append(biquad_coefficients("peaking", sample_rate, centres, gains, qs))
+    for a, b in stages:
+        frames = AF.lfilter(frames, a, b, batching=True)
+    return tilt(frames, torch.tensor([m.tilt_db for m in microphones]))
 
 
-def coloured_noise(length: int, exponent: float, rng: np.random.Generator) -> torch.Tensor:
-    """Gaussian noise whose power falls as 1/f^``exponent`` (0 white, 1 pink, 2 brown)."""
-    white = torch.from_numpy(rng.standard_normal(length)).float()
+def biquad_coefficients(kind: str, sample_rate: int, frequencies: Sequence[float],
+                        gains_db: Sequence[float] | None = None,
+                        qs: Sequence[float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3) denominator and numerator coefficients of N biquads of one ``kind``
+    ("highpass", "lowpass" with Q 0.707, "peaking" with ``gains_db`` and ``qs``), by the
+    Audio EQ Cookbook (R. Bristow-Johnson) formulas that torchaudio's biquad functions use,
+    for :func:`torchaudio.functional.lfilter` with ``batching=True``."""
+    w0 = 2 * math.pi * torch.tensor(frequencies, dtype=torch.float64) / sample_rate
+    cos, sin = torch.cos(w0), torch.sin(w0)
+    if kind == "peaking":
+        gain = torch.exp(torch.tensor(gains_db, dtype=torch.float64) / 40.0 * math.log(10))
+        alpha = sin / 2 / torch.tensor(qs, dtype=torch.float64)
+        b = [1 + alpha * gain, -2 * cos, 1 - alpha * gain]
+        a = [1 + alpha / gain, -2 * cos, 1 - alpha / gain]
+    elif kind in ("highpass", "lowpass"):
+        alpha = sin / 2 / 0.707
+        edge = (1 + cos) / 2 if kind == "highpass" else (1 - cos) / 2
+        b = [edge, -1 - cos if kind == "highpass" else 1 - cos, edge]
+        a = [1 + alpha, -2 * cos, 1 - alpha]
+    else:
+        raise ValueError(f"unknown biquad {kind!r}; choose highpass, lowpass or peaking")
+    return torch.stack(a, 1).float(), torch.stack(b, 1).float()
+
+
+def tilt(frames: torch.Tensor, db_at_nyquist: torch.Tensor) -> torch.Tensor:
+    """(N, L) ``frames`` with linear spectral tilts: gain 0 dB at DC rising (or falling) to
+    ``db_at_nyquist`` (N,)."""
+    spectrum = torch.fft.rfft(frames)
+    gain_db = db_at_nyquist[:, None] * torch.linspace(0.0, 1.0, spectrum.shape[1])
+    return torch.fft.irfft(spectrum * 10 ** (gain_db / 20), n=frames.shape[1])
+
+
+def coloured_noise(white: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(N, L) Gaussian ``white`` noise shaped so its power falls as 1/f^``exponents`` (N,)
+    (0 white, 1 pink, 2 brown)."""
     spectrum = torch.fft.rfft(white)
-    frequencies = torch.arange(spectrum.numel(), dtype=torch.float32).clamp(min=1.0)
-    return torch.fft.irfft(spectrum / frequencies ** (exponent / 2), n=length)
+    frequencies = torch.arange(spectrum.shape[1], dtype=torch.float32).clamp(min=1.0)
+    return torch.fft.irfft(spectrum / frequencies ** (exponents[:, None] / 2), n=white.shape[1])
 
 
-def add_noise(frame: torch.Tensor, noise: torch.Tensor, snr_db: float,
-              speech: slice) -> torch.Tensor:
-    """``frame`` plus ``noise`` over the whole frame at ``snr_db`` measured over ``speech``
-    (so a short word in a long frame is not drowned by a level set for the frame)."""
-    signal_power = frame[speech].pow(2).mean()
-    noise_power = noise.pow(2).mean()
-    if signal_power == 0 or noise_power == 0:
-        return frame
-    return frame + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))
+def add_noise(frames: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor,
+              speech: torch.Tensor) -> torch.Tensor:
+    """(N, L) ``frames`` plus ``noise`` over the whole frame at ``snr_db`` (N,) measured over
+    the ``speech`` mask (so a short word in a long frame is not drowned by a level set for the
+    frame); a silent frame or noise is left as it is."""
+    signal_power = (frames.pow(2) * speech).sum(1) / speech.sum(1).clamp(min=1)
+    noise_power = noise.pow(2).mean(1)
+    scale = torch.sqrt(signal_power / noise_power.clamp(min=1e-30) / 10 ** (snr_db / 10))
+    scale[(signal_power == 0) | (noise_power == 0)] = 0.0
+    return frames + noise * scale[:, None]
 
 
-def at_peak(frame: torch.Tensor, peak_dbfs: float) -> torch.Tensor:
-    """``frame`` scaled so its peak magnitude is ``peak_dbfs`` dB below full scale."""
-    peak = frame.abs().max()
-    return frame if peak == 0 else frame * (10 ** (peak_dbfs / 20) / peak)
+def at_peak(frames: torch.Tensor, peak_dbfs: torch.Tensor) -> torch.Tensor:
+    """(N, L) ``frames`` scaled so each peak magnitude is ``peak_dbfs`` (N,) dB below full
+    scale (a silent frame stays silent)."""
+    peaks = frames.abs().amax(1)
+    gain = torch.where(peaks > 0, 10 ** (peak_dbfs / 20) / peaks.clamp(min=1e-30), 1.0)
+    return frames * gain[:, None]
 
 
 CHANNEL_RATE = 8000

@@ -83,9 +83,8 @@ def augmented(signals: DigitSignals, augmentation, rng: np.random.Generator) -> 
     """``signals`` each through a random channel of ``augmentation`` (an
     :class:`~speechxai.augment.Augmentation`) and placed at a random offset in the 1-s
     frame, drawn from ``rng``."""
-    frames = [augmentation.frame(signal, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH, rng)
-              for signal in signals.signals]
-    return DigitSignals(frames, signals.digits, signals.sexes, signals.speakers)
+    frames = augmentation.frames(signals.signals, AUDIOMNIST_RATE, AUDIOMNIST_LENGTH, rng)
+    return DigitSignals(list(frames), signals.digits, signals.sexes, signals.speakers)
 
 
 def frame_signal(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:

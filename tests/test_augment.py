@@ -44,11 +44,22 @@ def test_room_bank_spans_its_reverberation_times():
     assert all(0.15 < rt60 < 1.0 for rt60 in measured)
 
 
+def test_room_bank_is_the_same_whatever_ran_before():
+    import pyroomacoustics as pra
+
+    augment.room_bank.cache_clear()
+    first = augment.room_bank(RATE, (0.3, 0.6), size=2)
+    pra.random.seed(numpy=1, libroom=2)  # another user of pyroomacoustics in the process
+    augment.room_bank.cache_clear()
+    again = augment.room_bank(RATE, (0.3, 0.6), size=2)
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(first, again, strict=True))
+
+
 def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
     _, response = augment.room_bank(RATE, (0.3, 0.6), size=3)[-1]
     click = torch.zeros(4000)
     click[100] = 1.0
-    wet = augment.reverberate(click, response)
+    wet = augment.reverberate(click[None], [response])[0]
     assert wet.numel() == 4000
     assert int(torch.argmax(wet.abs())) == 100
     assert wet[:100].abs().max() < 1e-6  # nothing before the direct path (FFT rounding)
@@ -57,7 +68,8 @@ def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
 
 @pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])
 def test_coloured_noise_has_its_spectral_slope(exponent):
-    noise = augment.coloured_noise(2**16, exponent, np.random.default_rng(0))
+    white = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 2**16))).float()
+    noise = augment.coloured_noise(white, torch.tensor([exponent]))[0]
     power = torch.fft.rfft(noise).abs().pow(2)[1:]
     frequencies = torch.arange(1, power.numel() + 1, dtype=torch.float64)
     slope = np.polyfit(np.log(frequencies.numpy()), np.log(power.double().numpy() + 1e-30), 1)[0]
@@ -67,8 +79,11 @@ def test_coloured_noise_has_its_spectral_slope(exponent):
 def test_add_noise_sets_the_snr_over_the_speech():
     frame = torch.zeros(8000)
     frame[2000:4000] = sine(300.0, 0.25)
-    noise = augment.coloured_noise(8000, 1.0, np.random.default_rng(1))
-    noisy = augment.add_noise(frame, noise, 10.0, slice(2000, 4000))
+    white = torch.from_numpy(np.random.default_rng(1).standard_normal((1, 8000))).float()
+    noise = augment.coloured_noise(white, torch.tensor([1.0]))
+    speech = torch.zeros(1, 8000, dtype=torch.bool)
+    speech[0, 2000:4000] = True
+    noisy = augment.add_noise(frame[None], noise, torch.tensor([10.0]), speech)[0]
     added = noisy - frame
     snr = 10 * torch.log10(frame[2000:4000].pow(2).mean() / added.pow(2).mean())
     assert float(snr) == pytest.approx(10.0, abs=1e-3)
@@ -78,10 +93,10 @@ def test_add_noise_sets_the_snr_over_the_speech():
 def test_tilt_and_peak_level():
     impulse = torch.zeros(1024)
     impulse[0] = 1.0
-    gains = torch.fft.rfft(augment.tilt(impulse, -6.0)).abs()
+    gains = torch.fft.rfft(augment.tilt(impulse[None], torch.tensor([-6.0]))[0]).abs()
     assert 20 * torch.log10(gains[0]) == pytest.approx(0.0, abs=1e-4)
     assert 20 * torch.log10(gains[-1]) == pytest.approx(-6.0, abs=1e-3)
-    scaled = augment.at_peak(sine(200.0), -12.0)
+    scaled = augment.at_peak(sine(200.0)[None], torch.tensor([-12.0]))[0]
     assert 20 * torch.log10(scaled.abs().max()) == pytest.approx(-12.0, abs=1e-4)
 
 
@@ -89,8 +104,9 @@ def test_microphone_colouring_removes_rumble_below_its_high_pass():
     recipe = augment.Augmentation(highpass_hz=(300.0, 300.0), peaks_db=(0.0, 0.0),
                                   tilt_db=(0.0, 0.0))
     rumble, voice = sine(30.0, 1.0), sine(1000.0, 1.0)
-    coloured_rumble = recipe.colour(rumble, RATE, np.random.default_rng(0))
-    coloured_voice = recipe.colour(voice, RATE, np.random.default_rng(0))
+    microphone = recipe.draw_microphone(RATE, np.random.default_rng(0))
+    coloured_rumble, coloured_voice = augment.colour(torch.stack([rumble, voice]), RATE,
+                                                     [microphone, microphone])
     assert coloured_rumble[4000:].pow(2).mean() < 0.01 * rumble.pow(2).mean()
     assert coloured_voice[4000:].pow(2).mean() > 0.5 * voice.pow(2).mean()
 
@@ -98,9 +114,10 @@ def test_microphone_colouring_removes_rumble_below_its_high_pass():
 def test_frames_are_seeded_placed_and_bounded():
     recipe = augment.Augmentation(rt60=(0.3, 0.6), rooms=3)
     word = sine(250.0, 0.6)
-    first = [recipe.frame(word, RATE, 8000, np.random.default_rng(5)) for _ in range(2)]
+    first = [recipe.frames([word], RATE, 8000, np.random.default_rng(5))[0] for _ in range(2)]
     assert torch.equal(first[0], first[1])
-    frames = [recipe.frame(word, RATE, 8000, np.random.default_rng(seed)) for seed in range(20)]
+    frames = [recipe.frames([word], RATE, 8000, np.random.default_rng(seed))[0]
+              for seed in range(20)]
     assert all(frame.numel() == 8000 for frame in frames)
     peaks = torch.stack([frame.abs().max() for frame in frames])
     assert float(peaks.max()) <= 10 ** (-1 / 20) + 1e-6
@@ -108,11 +125,38 @@ def test_frames_are_seeded_placed_and_bounded():
     assert len({round(float(frame.pow(2).sum()), 3) for frame in frames}) == 20
 
 
+def test_a_batch_is_its_clips_framed_one_after_another():
+    recipe = augment.Augmentation(rt60=(0.3, 0.6), rooms=3)
+    words = [sine(250.0, 0.3), sine(330.0, 0.9), sine(200.0, 0.6), sine(400.0, 0.5)]
+    batch = recipe.frames(words, RATE, 8000, np.random.default_rng(2))
+    rng = np.random.default_rng(2)
+    one_by_one = torch.cat([recipe.frames([word], RATE, 8000, rng) for word in words])
+    torch.testing.assert_close(batch, one_by_one, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["highpass", "lowpass", "peaking"])
+def test_biquad_coefficients_are_torchaudios(kind):
+    import torchaudio.functional as F
+
+    signals = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (3, 2000))).float()
+    frequencies, gains, qs = [150.0, 900.0, 3500.0], [-6.0, 2.0, 8.0], [0.8, 1.5, 2.9]
+    a, b = augment.biquad_coefficients(kind, RATE, frequencies, gains, qs)
+    batched = F.lfilter(signals, a, b, batching=True)
+    single = {"highpass": lambda x, f, g, q: F.highpass_biquad(x, RATE, f),
+              "lowpass": lambda x, f, g, q: F.lowpass_biquad(x, RATE, f),
+              "peaking": lambda x, f, g, q: F.equalizer_biquad(x, RATE, f, g, q)}[kind]
+    for row in range(3):
+        expected = single(signals[row], frequencies[row], gains[row], qs[row])
+        torch.testing.assert_close(batched[row], expected, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown biquad"):
+        augment.biquad_coefficients("bandstop", RATE, frequencies)
+
+
 def test_clean_recipe_only_places_the_signal():
     clean = augment.Augmentation(p_speed=0, p_reverb=0, p_microphone=0, p_noise=0,
                                  peak_dbfs=(0.0, 0.0))
     word = 0.5 + sine(250.0, 0.6) * 0.25  # no zero sample: its start is its first non-zero
-    frame = clean.frame(word, RATE, 8000, np.random.default_rng(0))
+    frame = clean.frames([word], RATE, 8000, np.random.default_rng(0))[0]
     offset = int(torch.nonzero(frame)[0])
     peak = float(word.abs().max())
     assert torch.allclose(frame[offset:offset + word.numel()], word / peak, atol=1e-6)
