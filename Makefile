@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml
 
 book: $(INSTALLED)
 	$(BIN)/speechxai book run --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
-	$(BIN)/speechxai book build
+	$(BIN)/speechxai book build $(if $(DATASET),--dataset $(DATASET))
 
 test: $(INSTALLED) lint
 	$(BIN)/python -m pytest

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from speechxai.profiles import chapter_parameters
+from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
 BUILD_CONFIG_NAME = "_config.yml"
@@ -185,6 +185,15 @@ def dataset_variant(chapter: str, profile: str, overrides: dict | None) -> str |
         else str(dataset)
 
 
+def variant_dir(build_dir: Path, name: str, dataset: str | None = None) -> Path:
+    """``build_dir/<name>``, or ``build_dir/<name>-<dataset>`` for a run asked to use another
+    dataset than the default (``notebooks-real``, ``html-real``): a real-speech run never
+    overwrites the executed notebooks or the HTML of the embedded one (records share one
+    folder, told apart by their names)."""
+    default = dataset in (None, COMMON["dataset"])
+    return build_dir / (name if default else f"{name}-{dataset}")
+
+
 def records_path(build_dir: Path, chapter: str, profile: str,
                  dataset: str | None = None) -> Path:
     return build_dir / "records" / f"{chapter}.{run_name(profile, dataset)}.json"
@@ -245,8 +254,9 @@ def run_chapter(
 ) -> dict[str, float]:
     """Execute one chapter headless; return its records.
 
-    The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (also when it
-    fails, so the traceback can be read there); the chapter runs with the project root as
+    The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (``notebooks-<dataset>``
+    for a run on another dataset, :func:`variant_dir`; also when it fails, so the traceback
+    can be read there); the chapter runs with the project root as
     its working directory. A chapter that succeeds has its wall time recorded
     (:func:`record_timing`).
     """
@@ -256,9 +266,10 @@ def run_chapter(
 
     parameters = chapter_parameters(chapter.name, profile, overrides)
     notebook = jupytext.read(chapter.source)
-    output = build_dir / "notebooks" / f"{chapter.name}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
     dataset = dataset_variant(chapter.name, profile, overrides)
+    output = (variant_dir(build_dir, "notebooks", (overrides or {}).get("dataset"))
+              / f"{chapter.name}.ipynb")
+    output.parent.mkdir(parents=True, exist_ok=True)
     records_file = records_path(build_dir, chapter.name, profile, dataset)
     records_file.unlink(missing_ok=True)
     previous = os.environ.get(RECORDS_FILE_ENV)
@@ -406,21 +417,23 @@ def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | N
     }
 
 
-def build(root: Path, build_dir: Path) -> Path:
-    """Render the executed chapters and the other pages into ``build_dir/html``.
+def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
+    """Render the executed chapters and the other pages into ``build_dir/html`` (those of a
+    run on another ``dataset`` into ``build_dir/html-<dataset>``, :func:`variant_dir`).
 
     Jupyter Book runs on a staging copy of the book in which every chapter's MyST source
     is replaced by its executed notebook (never both: Sphinx refuses duplicates). The wall
     time lands in ``timing.json`` (:func:`record_build_time`).
     """
     started = time.perf_counter()
-    executed = build_dir / "notebooks"
+    executed = variant_dir(build_dir, "notebooks", dataset)
     missing = [c.name for c in chapters(root) if not (executed / f"{c.name}.ipynb").exists()]
     if missing:
+        how = "speechxai book run" + (f" --dataset {dataset}" if dataset else "")
         raise FileNotFoundError(
-            f"chapter(s) {', '.join(missing)} have not been run: `speechxai book run` first"
+            f"chapter(s) {', '.join(missing)} have not been run: `{how}` first"
         )
-    site = build_dir / "site"
+    site = variant_dir(build_dir, "site", dataset)
     shutil.rmtree(site, ignore_errors=True)
     shutil.copytree(root / "book", site / "book", ignore=shutil.ignore_patterns("*.ipynb"))
     shutil.copy(root / "_toc.yml", site)
@@ -440,7 +453,7 @@ def build(root: Path, build_dir: Path) -> Path:
         print("npm not found: the widget players will load their JavaScript from the CDN")
     (site / BUILD_CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
 
-    output = build_dir / "jupyter-book"
+    output = variant_dir(build_dir, "jupyter-book", dataset)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book")]
     result = subprocess.run(
@@ -450,7 +463,7 @@ def build(root: Path, build_dir: Path) -> Path:
     )
     if result.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed:\n{result.stdout}\n{result.stderr}")
-    html = build_dir / "html"
+    html = variant_dir(build_dir, "html", dataset)
     shutil.rmtree(html, ignore_errors=True)
     shutil.move(output / "_build" / "html", html)
     record_build_time(build_dir, time.perf_counter() - started)

@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="override a chapter parameter",
     )
     run.add_argument("--no-progress", action="store_true", help="hide per-cell progress bars")
-    common(actions.add_parser("build", help="render the executed chapters to HTML"), profile=False)
+    build = actions.add_parser("build", help="render the executed chapters to HTML")
+    common(build, profile=False)
+    build.add_argument("--dataset", choices=DATASETS, default=None,
+                       help="render the run on this dataset (notebooks-<dataset>/ into "
+                       "html-<dataset>/)")
     common(actions.add_parser("check", help="compare records with tests/baselines"))
     baseline = actions.add_parser("baseline", help="write current records as baselines")
     common(baseline)
@@ -145,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.action == "build":
-        html = book.build(root, build_dir)
+        try:
+            html = book.build(root, build_dir, args.dataset)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(f"book built: {html / 'index.html'}")
         return 0
 

@@ -90,3 +90,21 @@ def test_check_cli_fails_on_drift_naming_chapter_and_record(tiny_book):
 def test_build_refuses_chapters_that_were_not_run(tiny_book):
     with pytest.raises(FileNotFoundError, match="echo, broken have not been run"):
         book.build(tiny_book, tiny_book / "_build")
+
+
+def test_a_run_on_another_dataset_keeps_the_default_runs_notebooks(tiny_book):
+    for dataset in (None, "real"):
+        result = speechxai("book", "run", "--profile", "smoke", "--chapter", "echo",
+                           *(("--dataset", dataset) if dataset else ()), "--no-progress",
+                           cwd=tiny_book)
+        assert result.returncode == 0, result.stderr
+    def sources(folder):
+        cells = json.loads((tiny_book / "_build" / folder / "echo.ipynb").read_text())["cells"]
+        return "".join("".join(cell["source"]) for cell in cells)
+
+    assert 'dataset = "real"' not in sources("notebooks")
+    assert 'dataset = "real"' in sources("notebooks-real")
+    assert book.variant_dir(tiny_book, "html", "embedded") == tiny_book / "html"
+    assert book.variant_dir(tiny_book, "html", "real") == tiny_book / "html-real"
+    with pytest.raises(FileNotFoundError, match=r"`speechxai book run --dataset real` first"):
+        book.build(tiny_book, tiny_book / "_build", "real")  # 'broken' was not run on it
