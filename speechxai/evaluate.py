@@ -46,7 +46,8 @@ LABEL_COLUMNS = {"audiomnist": ("digit", "sex"), "deepspeech": ("transcript",),
                  "navai": ("transcript",)}
 COLUMNS = ("chapter", "model", "task", "metric", "value", "recordings")
 CHAPTER_DEFAULTS: dict[str, dict[str, object]] = {
-    "audiomnist": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None},
+    "audiomnist": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
+                   "mix_embedded": []},
     "deepspeech": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
                    "n_train": 2000, "n_test": 100},
     "navai": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
@@ -215,6 +216,7 @@ def _classifiers(recordings: Sequence[Recording], parameters: dict, seed: int) -
         ARCHITECTURES,
         TASKS,
         balanced_accuracy,
+        extra_corpora,
         fold_config,
         fold_speakers,
         open_corpora,
@@ -232,13 +234,15 @@ def _classifiers(recordings: Sequence[Recording], parameters: dict, seed: int) -
         raise ValueError(f"the audiomnist chapter trains no {' or '.join(labelled)} model on "
                          f"dataset {parameters['dataset']!r} (its tasks there: "
                          f"{', '.join(corpora) or 'none'})")
+    extras = extra_corpora(parameters["dataset"], parameters["mix_embedded"],
+                           parameters["n_speakers"], parameters["per_digit"], parameters["seed"])
     models = []
     for task in (task for task in TASKS if task in labelled and task in corpora):
         train_speakers = fold_speakers(corpora[task], task, 0)[0]
         for architecture in ARCHITECTURES:
             config = fold_config(corpora[task], architecture, task, 0,
                                  parameters["training"][architecture][task], seed,
-                                 train_speakers)
+                                 train_speakers, extras.get(task))
             try:
                 models.append(train(config, _NO_SIGNALS, _NO_SIGNALS, progress=False,
                                     cached_only=True))

@@ -42,6 +42,13 @@ class DigitSignals:
     def __len__(self) -> int:
         return len(self.signals)
 
+    def __add__(self, other: DigitSignals) -> DigitSignals:
+        """These signals followed by ``other``'s."""
+        return DigitSignals(self.signals + other.signals,
+                            np.concatenate([self.digits, other.digits]),
+                            np.concatenate([self.sexes, other.sexes]),
+                            self.speakers + other.speakers)
+
     def labels(self, task: str) -> np.ndarray:
         if task not in ("digit", "sex"):
             raise ValueError(f"unknown task {task!r}; choose digit or sex")

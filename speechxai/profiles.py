@@ -160,6 +160,8 @@ DATASET_SIZES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
         "smoke": {"real": {"n_folds": 1}},
         "quick": {"real": {
             "n_folds": 2,
+            # FSDD's 4 training speakers per fold joined by the embedded corpus's 48 voices
+            "mix_embedded": ["digit"],
             "training": {
                 "alexnet": {"digit": {"steps": 300, **REAL_RECIPE},
                             "sex": {"steps": 150, **REAL_RECIPE}},

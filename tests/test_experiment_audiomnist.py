@@ -106,3 +106,32 @@ def curves_with(lrp_drop: float, n: int = 40, seed: int = 0):
 def test_flipping_prose_follows_the_interval(lrp_drop, verdict):
     text = study.describe_flipping({"digit": curves_with(lrp_drop)}, DEFAULT_FRACTIONS)
     assert verdict in text and "both fall faster than random" in text
+
+
+def test_an_extra_corpus_joins_every_training_fold(sample, tmp_path, monkeypatch):
+    """The run on real speech trains on its speakers and the embedded corpus's voices."""
+    from speechxai.datasets import SpokenDigits
+
+    monkeypatch.setenv("SPEECHXAI_DATA_DIR", str(tmp_path))
+    assert study.extra_corpora("embedded", ["digit"], 2, 1) == {}
+    assert study.extra_corpora("real", [], 2, 1) == {}
+    extras = study.extra_training(
+        {"digit": SpokenDigits(n_speakers=2, per_digit=1, seed=0, root=tmp_path,
+                               progress=False)}, progress=False)
+    extra = extras["digit"]
+    assert len(extra.signals) == 20 and set(extra.signals.speakers) == {"s01", "s02"}
+    seen = {}
+
+    def recording_train(config, train_signals, val_signals, progress=True):
+        seen[config.data_key] = train_signals
+        return real_train(config, train_signals, val_signals, progress=progress)
+
+    real_train = study.train
+    monkeypatch.setattr(study, "train", recording_train)
+    plain = study.run_fold(sample, "alexnet", "digit", 0, TINY, progress=False)
+    mixed = study.run_fold(sample, "alexnet", "digit", 0, TINY, progress=False, extra=extra)
+    plain_key, mixed_key = plain.trained.config.data_key, mixed.trained.config.data_key
+    assert mixed_key == plain_key + "+" + study.corpus_key(extra.corpus)
+    assert len(seen[mixed_key]) == len(seen[plain_key]) + 20
+    assert seen[mixed_key].speakers[-20:] == extra.signals.speakers
+    assert mixed.test.speakers == plain.test.speakers  # tested on the fold's own speakers only
