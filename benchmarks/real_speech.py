@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--n-speakers", type=int, default=24, help="embedded corpus voices")
     parser.add_argument("--per-digit", type=int, default=10, help="embedded corpus repetitions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mix-embedded", action="store_true",
+                        help="the embedded corpus (--n-speakers x --per-digit) joins training")
     parser.add_argument("--no-transfer", action="store_true")
     args = parser.parse_args()
 
@@ -50,12 +52,16 @@ def main() -> None:
                 "learning_rate": args.learning_rate, "cosine": True, "augment": args.augment,
                 "unit_input_init": args.unit_input_init}
     started = time.perf_counter()
+    extras = study.extra_training(study.extra_corpora(
+        args.dataset, [args.task] if args.mix_embedded else [], args.n_speakers, args.per_digit,
+        args.seed), progress=False)
     run = study.run_fold(corpus, args.architecture, args.task, args.fold, training,
-                         args.seed, signals=signals, progress=False)
+                         args.seed, signals=signals, progress=False, extra=extras.get(args.task))
     row = {"architecture": args.architecture, "task": args.task, "dataset": args.dataset,
            "fold": args.fold, "steps": args.steps, "augment": args.augment,
            "unit_input_init": args.unit_input_init, "seed": args.seed,
            "learning_rate": args.learning_rate, "n_speakers": args.n_speakers,
+           "mix_embedded": args.mix_embedded, "test_speakers": sorted(set(run.test.speakers)),
            "heldout": round(run.accuracy, 4), "seconds": round(time.perf_counter() - started),
            "cpu": machine()["cpu"], "native_bf16": native_bf16()}
     if not args.no_transfer:

@@ -93,8 +93,10 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
         },
         "quick": {
             "n_speakers": 24, "per_digit": 10, "n_train": 2000, "n_test": 100,
+            # one channel copy of every training sequence (speechxai.augment): CER on all
+            # single FSDD digits 0.65 -> 0.50, on held-out voices 0.067 -> 0.023
             "recognizer": {"hidden": 128, "steps": 800, "batch_size": 32,
-                           "learning_rate": 2e-3, "bf16": True},
+                           "learning_rate": 2e-3, "bf16": True, "augment": 1},
             "n_explain": 6, "frames_per_utterance": 6, "n_attack": 20,
             "attack": {"eps": 0.02, "alpha": 0.002, "steps": 150},
         },
@@ -120,7 +122,9 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
                            "spec_augment": [20, 15],
                            # fp32: trained in bfloat16 on an AMX/AVX-512 BF16 Xeon (2026-12-05)
                            # it did not learn (CER 0.94 on held-out sequences, 1.0 on FSDD)
-                           "bf16": False},
+                           "bf16": False,
+                           # one channel copy per sequence: FSDD digits CER 0.74 -> 0.50
+                           "augment": 1},
             "n_analysis": 100, "actmax_steps": 250,
         },
         "paper": {
