@@ -161,7 +161,8 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
 # speech needs other training recipes than the embedded corpus (issue 15's sizing runs).
 DATASET_SIZES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     "audiomnist": {
-        "smoke": {"real": {"n_folds": 1}},
+        # the smoke profile's audiomnist_root is the AudioMNIST sample's: FSDD has its own
+        "smoke": {"real": {"n_folds": 1}, "fsdd": {"audiomnist_root": None}},
         "quick": {"real": {
             "n_folds": 2,
             # FSDD's 4 training speakers per fold joined by the embedded corpus's 48 voices

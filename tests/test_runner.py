@@ -38,6 +38,16 @@ def test_profiles_set_parameters_and_overrides_win():
         chapter_parameters("any", "fast")
 
 
+def test_a_dataset_brings_its_own_sizes():
+    smoke_sample = chapter_parameters("audiomnist", "smoke")["audiomnist_root"]
+    assert smoke_sample.endswith("audiomnist-sample")
+    # FSDD is not looked for in the AudioMNIST sample's folder
+    assert chapter_parameters("audiomnist", "smoke", {"dataset": "fsdd"})["audiomnist_root"] is None
+    real = chapter_parameters("audiomnist", "quick", {"dataset": "real"})
+    assert real["n_folds"] == 2 and real["mix_embedded"] == ["digit"]
+    assert "mix_embedded" not in chapter_parameters("audiomnist", "quick")
+
+
 def test_run_injects_profile_and_overrides_and_collects_records(tiny_book):
     result = speechxai(
         "book",
