@@ -172,9 +172,12 @@ def run_name(profile: str, dataset: str | None = None) -> str:
     return f"{profile}.{dataset}" if dataset else profile
 
 
-def run_command(chapter: str, profile: str, dataset: str | None = None) -> str:
-    """The command that writes ``<chapter>.<run_name(profile, dataset)>.json``."""
-    return (f"speechxai book run --profile {profile} --chapter {chapter}"
+def run_command(chapter: str | None = None, profile: str | None = None,
+                dataset: str | None = None) -> str:
+    """The command that writes ``<chapter>.<run_name(profile, dataset)>.json`` (without a
+    chapter or profile: every chapter, at the default profile)."""
+    return ("speechxai book run" + (f" --profile {profile}" if profile else "")
+            + (f" --chapter {chapter}" if chapter else "")
             + (f" --dataset {dataset}" if dataset else ""))
 
 
@@ -429,9 +432,9 @@ def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
     executed = variant_dir(build_dir, "notebooks", dataset)
     missing = [c.name for c in chapters(root) if not (executed / f"{c.name}.ipynb").exists()]
     if missing:
-        how = "speechxai book run" + (f" --dataset {dataset}" if dataset else "")
         raise FileNotFoundError(
-            f"chapter(s) {', '.join(missing)} have not been run: `{how}` first"
+            f"chapter(s) {', '.join(missing)} have not been run: `{run_command(dataset=dataset)}`"
+            " first"
         )
     site = variant_dir(build_dir, "site", dataset)
     shutil.rmtree(site, ignore_errors=True)
