@@ -3,15 +3,14 @@
 A chapter is a jupytext MyST file in ``book/`` listed in ``_toc.yml``. ``run`` converts it
 with jupytext, executes it with papermill into ``_build/notebooks/`` and collects what it
 ``record``-ed into ``_build/records/<chapter>.<profile>.json`` and its wall time into
-``_build/records/timing.json``; ``check`` compares those records with
-``tests/baselines/<chapter>.<profile>.json``; ``build`` renders the executed notebooks with
+``_build/records/timing.json`` (:mod:`speechxai.baselines` checks those records against
+``tests/baselines/<chapter>.<profile>.json``); ``build`` renders the executed notebooks with
 Jupyter Book (execution off) into ``_build/html/``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -300,81 +299,6 @@ def run_chapter(
     record_timing(build_dir, run_name(profile, dataset), chapter.name,
                   time.perf_counter() - started, trained)
     return json.loads(records_file.read_text()) if records_file.exists() else {}
-
-
-# --------------------------------------------------------------------------- check
-
-
-def baseline_path(root: Path, chapter: str, profile: str, dataset: str | None = None) -> Path:
-    return root / "tests" / "baselines" / f"{chapter}.{run_name(profile, dataset)}.json"
-
-
-def compare(chapter: str, records: dict, baseline: dict) -> list[str]:
-    """Problems of one chapter's records against its baseline (empty when they agree).
-
-    A baseline maps each record name to ``{"value": v, "tolerance": t}``; a record drifts
-    when ``|record - v| > t``.
-    """
-    problems = []
-    for name, expected in sorted(baseline.items()):
-        where = f"{chapter}: record {name!r}"
-        if name not in records:
-            problems.append(f"{where} is missing (baseline {expected['value']})")
-            continue
-        value = records[name]
-        if value is None or not math.isfinite(value):
-            problems.append(f"{where} is {value}, not a finite number")
-        elif abs(value - expected["value"]) > expected["tolerance"]:
-            problems.append(
-                f"{where} drifted: {value:.6g}, baseline {expected['value']:.6g} "
-                f"+- {expected['tolerance']:.3g}"
-            )
-    for name in sorted(set(records) - set(baseline)):
-        problems.append(
-            f"{chapter}: record {name!r} has no baseline (add it with `speechxai book baseline`)"
-        )
-    return problems
-
-
-def check(root: Path, build_dir: Path, profile: str, names: list[str] | None = None,
-          dataset: str | None = None) -> list[str]:
-    """Compare every selected chapter's records at ``profile`` (on ``dataset``, when not the
-    profile's own) with its baseline."""
-    problems = []
-    for chapter in select(chapters(root), names):
-        baseline_file = baseline_path(root, chapter.name, profile, dataset)
-        records_file = records_path(build_dir, chapter.name, profile, dataset)
-        if not baseline_file.exists():
-            problems.append(f"{chapter.name}: no baseline {baseline_file.relative_to(root)}")
-            continue
-        if not records_file.exists():
-            problems.append(
-                f"{chapter.name}: no records at {run_name(profile, dataset)!r}: run "
-                f"`{run_command(chapter.name, profile, dataset)}` first"
-            )
-            continue
-        records = json.loads(records_file.read_text())
-        baseline = json.loads(baseline_file.read_text())
-        problems += compare(chapter.name, records, baseline)
-    return problems
-
-
-def write_baseline(
-    root: Path, build_dir: Path, chapter: str, profile: str, tolerance: float,
-    dataset: str | None = None,
-) -> Path:
-    """Write the chapter's current records as its baseline; existing tolerances stay."""
-    records = json.loads(records_path(build_dir, chapter, profile, dataset).read_text())
-    path = baseline_path(root, chapter, profile, dataset)
-    old = json.loads(path.read_text()) if path.exists() else {}
-    _write_json(
-        path,
-        {
-            name: {"value": value, "tolerance": old.get(name, {}).get("tolerance", tolerance)}
-            for name, value in records.items()
-        },
-    )
-    return path
 
 
 # --------------------------------------------------------------------------- build

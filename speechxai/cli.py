@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from speechxai import book
+from speechxai import baselines, book
 from speechxai.datasets import DATASETS
 from speechxai.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -158,20 +158,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.action == "check":
-        problems = book.check(root, build_dir, args.profile, args.chapters, args.dataset)
-        for problem in problems:
+        report = baselines.check(root, build_dir, args.profile, args.chapters, args.dataset)
+        for claim in report.claims:
+            print(claim.line())
+        for problem in report.problems:
             print(f"FAIL {problem}", file=sys.stderr)
-        if problems:
+        if report.problems:
             return 1
+        held = sum(bool(claim.holds) for claim in report.claims)
         print(
             f"records agree with the {args.profile} baselines of "
-            f"{', '.join(c.name for c in selected)}"
+            f"{', '.join(c.name for c in selected)}; {held} of {len(report.claims)} claims hold"
         )
         return 0
 
     for chapter in selected:
-        path = book.write_baseline(root, build_dir, chapter.name, args.profile, args.tolerance,
-                                   args.dataset)
+        path = baselines.write_baseline(root, build_dir, chapter.name, args.profile,
+                                        args.tolerance, args.dataset)
         print(f"wrote {path.relative_to(root)}: commit it with a message that says why")
     return 0
 

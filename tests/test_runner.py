@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from speechxai import book
+from speechxai import baselines, book
 from speechxai.profiles import chapter_parameters
 
 
@@ -89,9 +89,8 @@ def test_a_failing_chapter_exits_non_zero_and_prints_the_cell(tiny_book):
 def test_check_cli_fails_on_drift_naming_chapter_and_record(tiny_book):
     build_dir = tiny_book / "_build"
     book._write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
-    book._write_json(
-        book.baseline_path(tiny_book, "echo", "smoke"), {"seed": {"value": 0.0, "tolerance": 0.1}}
-    )
+    book._write_json(baselines.baseline_path(tiny_book, "echo", "smoke"),
+                     {"records": {"seed": {"value": 0.0, "tolerance": 0.1}}, "claims": {}})
     result = speechxai("book", "check", "--profile", "smoke", "--chapter", "echo", cwd=tiny_book)
     assert result.returncode == 1
     assert "FAIL echo: record 'seed' drifted" in result.stderr
