@@ -25,6 +25,7 @@ from speechxai.attribution.lstm_lrp import (
     _index,
     deepspeech_lrp,
 )
+from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET, BLANK
 from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
@@ -196,6 +197,8 @@ def attribute(
     _check_windows(windows, model)
     frames, targets = _pairs(target, len(windows))
     values, outputs, base_values = _METHODS[method](model, windows, frames, targets, **kwargs)
+    if method != "lrp":  # LRP's own hook sits in deepspeech_lrp
+        values = mutated(method, values)
     return Explanation(
         values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),
         frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,

@@ -21,6 +21,8 @@ from zennit.composites import EpsilonGammaBox
 from zennit.core import Composite, expand
 from zennit.rules import ZBox
 
+from speechxai.attribution.mutation import mutated
+
 Bound = float | torch.Tensor
 Target = int | torch.Tensor
 
@@ -135,7 +137,7 @@ def _backpropagate(
             (relevances,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
-    return output.detach().gather(1, target[:, None])[:, 0], relevances
+    return output.detach().gather(1, target[:, None])[:, 0], mutated("lrp", relevances)
 
 
 def relevance(

@@ -22,6 +22,7 @@ from zennit.rules import Epsilon, Pass
 from zennit.types import Activation
 
 from speechxai.attribution.lrp import AttributionError
+from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET, N_CLASSES
 from speechxai.models.deepspeech import WINDOW, DeepSpeech, ExplicitLSTM, LSTMTrace
 
@@ -208,5 +209,5 @@ def deepspeech_lrp(
                                          Stabilizer(epsilon))
         (r_windows,) = torch.autograd.grad(inputs, windows_seen, grad_outputs=relevance)
     result = torch.zeros_like(windows)
-    result[: frame + 1] = r_windows
+    result[: frame + 1] = mutated("lrp", r_windows)
     return result

@@ -27,6 +27,7 @@ from zennit.core import BasicHook, Composite
 from zennit.rules import Pass
 
 from speechxai.attribution.lrp import AttributionError
+from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET
 from speechxai.models.wav2letter import output_stride, receptive_field
 
@@ -116,6 +117,8 @@ def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[s
             (result,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
+    if composite is not None:
+        result = mutated("lrp", result)
     return result[0] if single else result
 
 
@@ -128,7 +131,7 @@ def sensitivity(
     ``window`` is (bins, rf) with one letter, or (K, bins, rf) with K letters; the result has
     its shape.
     """
-    return _backward(model, window, letter, None)
+    return mutated("navai", _backward(model, window, letter, None))
 
 
 def lrp_zennit(

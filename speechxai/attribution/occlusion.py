@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
+from speechxai.attribution.mutation import mutated
 
 MASKINGS = ("zeros", "white", "pink")
 REFERENCE_PADDING = (0.10, 0.04)  # seconds before / after the word (reference implementation)
@@ -235,7 +236,8 @@ def word_importance(
         single = [slot_probabilities(predict_proba, [variant]) for variant in variants]
         probabilities = {slot: np.concatenate([p[slot] for p in single]) for slot in single[0]}
     chosen = resolve_targets({slot: p[0] for slot, p in probabilities.items()}, targets)
-    scores = np.array([probabilities[slot][0, target] - probabilities[slot][1:, target]
-                       for slot, target in chosen.items()])
+    scores = mutated("occlusion", np.array([probabilities[slot][0, target]
+                                            - probabilities[slot][1:, target]
+                                            for slot, target in chosen.items()]))
     scores.setflags(write=False)
     return WordImportance(words, tuple(chosen), chosen, scores)

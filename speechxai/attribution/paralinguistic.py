@@ -39,6 +39,7 @@ import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
+from speechxai.attribution.mutation import mutated
 
 FAMILIES: dict[str, tuple[float, ...]] = {
     "pitch_down": tuple(k / 2 for k in range(-10, 0)),
@@ -353,6 +354,6 @@ def paralinguistic_importance(predict_proba: PredictProba, waveform: torch.Tenso
         targets=chosen,
         probabilities={slot: float(original[slot][k]) for slot, k in chosen.items()},
         variants=pairs,
-        differences={slot: original[slot][k] - perturbed[slot][:, k]
+        differences={slot: mutated("paralinguistic", original[slot][k] - perturbed[slot][:, k])
                      for slot, k in chosen.items()},
     )
