@@ -9,6 +9,7 @@ A (N, 19, 26) as numbers, and its findings measured.
 
 from __future__ import annotations
 
+import copy
 import string
 import warnings
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from speechxai.attribution.lstm_lrp import (
     deepspeech_lrp,
 )
 from speechxai.attribution.mutation import mutated
+from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET, BLANK
 from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
@@ -203,6 +205,23 @@ def attribute(
         values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),
         frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,
     )
+
+
+def saliency_error(model: DeepSpeech, windows: torch.Tensor, explanation: Explanation,
+                   n_coordinates: int = 8, seed: int = 0) -> float:
+    """:func:`~speechxai.attribution.sanity.finite_difference_error` of a saliency
+    ``explanation`` of ``windows``: each ``|dS_c/dx^i|`` against central differences of the
+    logit at its frame, through a float64 copy of ``model``."""
+    exact = copy.deepcopy(model).double()
+    windows = windows.double()
+    hidden, cell = _states(exact, windows)
+
+    def outputs_of(n: int, variants: torch.Tensor) -> torch.Tensor:
+        frame, target = explanation.frames[n], explanation.targets[n]
+        return _frame_logits(exact, variants, hidden[frame], cell[frame])[:, target]
+
+    return finite_difference_error(outputs_of, windows[explanation.frames], explanation.values,
+                                   n_coordinates, absolute=True, seed=seed)
 
 
 def explain_utterance(

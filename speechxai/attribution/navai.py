@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 import string
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -28,6 +29,7 @@ from zennit.rules import Pass
 
 from speechxai.attribution.lrp import AttributionError
 from speechxai.attribution.mutation import mutated
+from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET
 from speechxai.models.wav2letter import output_stride, receptive_field
 
@@ -132,6 +134,21 @@ def sensitivity(
     its shape.
     """
     return mutated("navai", _backward(model, window, letter, None))
+
+
+def sensitivity_error(model: nn.Module, windows: torch.Tensor, letters: Sequence[str],
+                      sensitivities: torch.Tensor | np.ndarray, n_coordinates: int = 8,
+                      seed: int = 0) -> float:
+    """:func:`~speechxai.attribution.sanity.finite_difference_error` of ``sensitivities``
+    (K, bins, rf) of ``windows`` for ``letters``: each against central differences of its
+    letter's logit, through a float64 copy of ``model`` in eval mode."""
+    exact = copy.deepcopy(model).double().eval()
+    targets, _ = _targets(windows, letters)
+
+    def outputs_of(n: int, variants: torch.Tensor) -> torch.Tensor:
+        return exact(variants)[:, 0, targets[n]]
+
+    return finite_difference_error(outputs_of, windows, sensitivities, n_coordinates, seed=seed)
 
 
 def lrp_zennit(

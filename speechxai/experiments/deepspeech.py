@@ -29,12 +29,14 @@ from speechxai.attribution.asr import (
     LETTERS,
     attribute,
     letters_vs_space,
+    saliency_error,
     share_late_frames,
     share_low_mfcc,
 )
 from speechxai.attribution.explanation import Explanation, concatenate
 from speechxai.attribution.lrp import without_biases
 from speechxai.attribution.lstm_lrp import deepspeech_lrp
+from speechxai.attribution.sanity import local_accuracy_error
 from speechxai.augment import with_channel_copies
 from speechxai.ctc import (
     BLANK,
@@ -305,6 +307,18 @@ def pooled(explained: Sequence[ExplainedUtterance]) -> dict[str, Explanation]:
     """Per method, the attributions of all explained utterances as one Explanation."""
     methods = explained[0].explanations
     return {m: concatenate([e.explanations[m] for e in explained]) for m in methods}
+
+
+def method_errors(model: DeepSpeech, explained: Sequence[ExplainedUtterance]) -> dict[str, float]:
+    """Whether saliency and SHAP compute what they define, over every explained frame
+    (:mod:`speechxai.attribution.sanity`): saliency against central differences of the
+    logit, SHAP's values against the output minus the base value. Near 0 when intact."""
+    return {
+        "saliency.gradient_error": float(np.mean([
+            saliency_error(model, e.windows, e.explanations["saliency"], seed=index)
+            for index, e in enumerate(explained)])),
+        "shap.local_accuracy_error": local_accuracy_error(pooled(explained)["shap"]),
+    }
 
 
 def findings(explanations: dict[str, Explanation]) -> pd.DataFrame:
