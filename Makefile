@@ -3,6 +3,8 @@
 #               (DATASET=real: on real human speech; PROFILE=smoke|quick|paper)
 #   make test   the same set-up, then ruff and pytest (unit tests, every chapter at
 #               `smoke` through the runner, records against tests/baselines, browser test)
+#   make check-quick   the book at `quick`, then its records and claims against
+#               tests/baselines/*.quick*.json (DATASET=real: the real-speech run)
 #   make bench  the benchmark suite of issue 8 (table and _build/bench/suite.json;
 #               BENCH="--quick" or BENCH="--only word_loo" to pass options)
 
@@ -13,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 PROFILE ?= quick
 DATASET ?=
 
-.PHONY: book test bench install lint clean
+.PHONY: book test check-quick bench install lint clean
 
 install: $(INSTALLED)
 
@@ -31,6 +33,10 @@ book: $(INSTALLED)
 
 test: $(INSTALLED) lint
 	$(BIN)/python -m pytest
+
+check-quick: $(INSTALLED)
+	$(BIN)/speechxai book run --profile quick $(if $(DATASET),--dataset $(DATASET))
+	$(BIN)/speechxai book check --profile quick $(if $(DATASET),--dataset $(DATASET))
 
 bench: $(INSTALLED)
 	$(BIN)/python -m speechxai.bench $(BENCH)

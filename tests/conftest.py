@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_book(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``speechxai book <args>`` in the project, with ``env`` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "speechxai.cli", "book", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, **(env or {})},
+    )
 
 CHAPTER_HEADER = """\
 ---
@@ -71,8 +83,6 @@ def tiny_book(tmp_path: Path) -> Path:
 
 def shared_data_dir() -> Path:
     """Real speech for tests: ``$SPEECHXAI_SHARED_DATA`` or ``../shared/data``."""
-    import os
-
     return Path(os.environ.get("SPEECHXAI_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,22 +18,13 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import ROOT
+from conftest import run_book as speechxai
 
 from speechxai.book import HTML_BUILD, chapters, timing_path
 from speechxai.datasets import REAL_DATA_ENV, real_data_root
 from speechxai.datasets.real import REAL_CORPORA
 
 pytestmark = pytest.mark.book
-
-
-def speechxai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "speechxai.cli", "book", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
 
 
 @pytest.fixture(scope="module")
