@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from speechxai.datasets import AudioMNIST
 from speechxai.evaluation import DEFAULT_FRACTIONS
@@ -135,3 +136,48 @@ def test_an_extra_corpus_joins_every_training_fold(sample, tmp_path, monkeypatch
     assert len(seen[mixed_key]) == len(seen[plain_key]) + 20
     assert seen[mixed_key].speakers[-20:] == extra.signals.speakers
     assert mixed.test.speakers == plain.test.speakers  # tested on the fold's own speakers only
+
+
+def test_low_band_share_and_amplitude_correlation_measure_the_relevance(runs, monkeypatch):
+    from speechxai.features import audiomnist_spectrogram_axes
+
+    low = torch.as_tensor(audiomnist_spectrogram_axes()[0] < study.LOW_BAND_HZ)
+
+    def relevance_like(pattern):
+        def stream(model, inputs, targets, **options):
+            return pattern(inputs)
+        return stream
+
+    alexnet = runs["alexnet", "digit"][0]
+    monkeypatch.setattr(study, "relevance_stream", relevance_like(
+        lambda x: torch.ones_like(x) * low[:, None].to(x.dtype)))
+    assert study.low_band_share(alexnet.trained, alexnet.test, 4) == pytest.approx(1.0)
+    monkeypatch.setattr(study, "relevance_stream", relevance_like(
+        lambda x: torch.ones_like(x) - 2 * low[:, None].to(x.dtype)))  # red only above
+    assert study.low_band_share(alexnet.trained, alexnet.test, 4) == 0.0
+    assert "the digit model 0%" in study.describe_bands({"digit": 0.0})
+
+    audionet = runs["audionet", "digit"][0]
+    monkeypatch.setattr(study, "relevance_stream", relevance_like(lambda x: -3 * x))
+    assert study.amplitude_rank_correlation(audionet.trained, audionet.test, 4) \
+        == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="AlexNet"):
+        study.low_band_share(audionet.trained, audionet.test, 4)
+    assert "large amplitude, as in the paper" in study.describe_amplitude(0.6)
+    assert "unlike in the paper" in study.describe_amplitude(-0.1)
+
+
+def test_accuracy_interval_brackets_the_mean_over_folds_and_narrows_with_data(runs):
+    def fold(correct):
+        return study.FoldRun(0, None, [], None, np.array(correct, dtype=bool))
+
+    few = [fold([1, 0, 1, 1]), fold([1, 1, 0, 0, 1])]
+    lo, hi = study.accuracy_interval(few, seed=3)
+    assert lo < np.mean([0.75, 0.6]) < hi and (lo, hi) == study.accuracy_interval(few, seed=3)
+    many = [fold([1, 0, 1, 1] * 50), fold([1, 1, 0, 0, 1] * 40)]
+    lo_many, hi_many = study.accuracy_interval(many, seed=3)
+    assert lo < lo_many < 0.675 < hi_many < hi
+    assert study.accuracy_interval([fold([1] * 10)]) == (1.0, 1.0)
+    table = study.accuracy_table(runs)
+    assert (table["95% low"] <= table["accuracy (%)"]).all()
+    assert (table["accuracy (%)"] <= table["95% high"]).all()

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 from test_ctc_training import RATE, Item, toy_items
+from torch import nn
 
 import speechxai.training
-from speechxai.attribution.navai import LETTERS
+from speechxai.attribution.navai import LETTERS, bn_rule_direct, lrp_bn_rule
+from speechxai.ctc import ALPHABET
 from speechxai.experiments.navai import (
     Wav2LetterConfig,
     analysis_windows,
@@ -164,9 +166,35 @@ def test_analysis_windows_are_unpadded_letter_windows_of_every_item():
     assert analysis_windows(model, items[4:]).windows.shape == (0, 128, rf)
 
 
+def bn_rule_error(seed: int = 0, n_windows: int = 3) -> float:
+    """Max |difference| between :func:`~speechxai.attribution.navai.lrp_bn_rule` (zennit
+    hooks, float64) and the rule's direct computation on small random networks with random
+    BatchNorm statistics and scales of both signs."""
+    generator = torch.Generator().manual_seed(seed)
+    errors = []
+    for channels, kernels in (((4,), (3,)), ((6, 5), (3, 2))):
+        model = Wav2Letter(channels=channels, kernels=kernels, in_channels=5).double()
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm1d):
+                size = module.num_features
+                module.running_mean = torch.randn(size, generator=generator, dtype=torch.float64)
+                module.running_var = torch.rand(size, generator=generator,
+                                                dtype=torch.float64) + 0.5
+                module.weight.data = torch.randn(size, generator=generator, dtype=torch.float64)
+                module.bias.data = torch.randn(size, generator=generator, dtype=torch.float64)
+        model.eval()
+        rf = receptive_field(model)
+        windows = torch.randn(n_windows, 5, rf, generator=generator, dtype=torch.float64)
+        letters = list("aks"[:n_windows])
+        relevance = lrp_bn_rule(model, windows, letters).numpy()
+        for window, letter, result in zip(windows.numpy(), letters, relevance, strict=True):
+            expected = bn_rule_direct(model, window, ALPHABET.index(letter))
+            errors.append(float(np.abs(result - expected).max()))
+    return max(errors)
+
+
 def test_bn_rule_agrees_with_its_direct_computation_and_middle_layer():
-    from speechxai.experiments.navai import bn_rule_error, middle_layer
-    from speechxai.models import Wav2Letter
+    from speechxai.experiments.navai import middle_layer
 
     assert bn_rule_error(seed=1, n_windows=2) < 1e-10
     model = Wav2Letter(channels=(4, 4, 4, 4), kernels=(3, 3, 3, 3), in_channels=5)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 
 from speechxai.attribution import conservation_error, relevance_stream, without_biases
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
@@ -31,9 +32,14 @@ from speechxai.evaluation import (
     study_scores,
 )
 from speechxai.experiments.transfer import transfer_verdict, voices
-from speechxai.features import audiomnist_spectrogram, subtract_mean
+from speechxai.features import (
+    audiomnist_spectrogram,
+    audiomnist_spectrogram_axes,
+    subtract_mean,
+)
+from speechxai.findings import LARGE_AMPLITUDE_CORRELATION
 from speechxai.inputs import DigitSignals, load_signals, padded, placement_seeds
-from speechxai.training import TrainedModel, TrainingConfig, accuracy, predict, train
+from speechxai.training import TrainedModel, TrainingConfig, predict, train
 
 ARCHITECTURES = ("alexnet", "audionet")
 TASKS = ("digit", "sex")
@@ -49,13 +55,18 @@ CHANCE = {"digit": 0.1, "sex": 0.5}
 
 @dataclass
 class FoldRun:
-    """One trained model and the held-out speakers it is evaluated on."""
+    """One trained model, the held-out speakers it is evaluated on and, per test signal,
+    whether it classifies it correctly."""
 
     fold: int
     trained: TrainedModel
     train_speakers: list[str]
     test: DigitSignals
-    accuracy: float
+    correct: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean())
 
 
 def corpus_key(corpus: DigitCorpus) -> str:
@@ -155,8 +166,8 @@ def run_fold(
     trained = train(config, parts[0] + extra.signals if extra else parts[0], parts[1],
                     progress=progress)
     test = parts[2]
-    score = accuracy(trained.model, trained.inputs(test, seed), test.labels(task))
-    return FoldRun(index, trained, train_speakers, test, score)
+    predicted = predict(trained.model, trained.inputs(test, seed)).numpy()
+    return FoldRun(index, trained, train_speakers, test, predicted == test.labels(task))
 
 
 def run_folds(
@@ -269,16 +280,30 @@ def load_corpora(corpora: dict[str, DigitCorpus], progress: bool = True
     return {task: loaded[id(corpus)] for task, corpus in corpora.items()}
 
 
-def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]]) -> pd.DataFrame:
-    """Table 1: test accuracy (%) mean +- std over the folds run, beside the paper's."""
+def accuracy_interval(fold_runs: Sequence[FoldRun], n_boot: int = 2000,
+                      seed: int = 0) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the accuracy averaged over ``fold_runs``: each
+    fold's test signals resampled with replacement, the folds' accuracies averaged."""
+    rng = np.random.default_rng(seed)
+    means = np.mean([run.correct[rng.integers(0, len(run.correct), (n_boot, len(run.correct)))]
+                     .mean(axis=1) for run in fold_runs], axis=0)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def accuracy_table(runs: dict[tuple[str, str], list[FoldRun]], seed: int = 0) -> pd.DataFrame:
+    """Table 1: test accuracy (%) mean +- std over the folds run with its 95 % bootstrap
+    interval over test signals (:func:`accuracy_interval`), beside the paper's."""
     rows = []
     for (architecture, task), fold_runs in runs.items():
         scores = 100 * np.array([run.accuracy for run in fold_runs])
         paper_mean, paper_std = PAPER_ACCURACY[architecture, task]
+        lo, hi = accuracy_interval(fold_runs, seed=seed)
         rows.append({
             "model": architecture, "task": task, "folds": len(scores),
             "accuracy (%)": scores.mean(),
             "std": scores.std(ddof=1) if len(scores) > 1 else np.nan,
+            "95% low": 100 * lo, "95% high": 100 * hi,
             "paper (%)": paper_mean, "paper std": paper_std,
         })
     return pd.DataFrame(rows).set_index(["model", "task"])
@@ -334,6 +359,76 @@ def explained_inputs(
     chosen = np.sort(np.random.default_rng(seed).permutation(len(signals))[:n])
     subset = signals.select(chosen.tolist())
     return subset, trained.inputs(subset, seed), subset.labels(trained.config.task)
+
+
+LOW_BAND_HZ = 1000.0
+"""Upper edge of the "lowest bands" of Fig. 1: the fundamental frequency and its first
+harmonics (F0 about 85-255 Hz in adult speech)."""
+
+
+def _true_class_relevance(trained: TrainedModel, signals: DigitSignals, n: int,
+                          seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model inputs of at most ``n`` seeded signals and the LRP relevance of their true
+    class (the chapter's composite, fast path)."""
+    _, inputs, labels = explained_inputs(trained, signals, n, seed)
+    return inputs, relevance_stream(trained.model, inputs, torch.as_tensor(labels),
+                                    progress=False, fast=True)
+
+
+def low_band_share(trained: TrainedModel, signals: DigitSignals, n: int, seed: int = 0,
+                   cutoff_hz: float = LOW_BAND_HZ) -> float:
+    """Share of AlexNet's positive relevance (the red of Fig. 1) for the true class that lies
+    below ``cutoff_hz``, mean over at most ``n`` seeded signals (Becker et al. 2018, Fig. 1:
+    the sex model's evidence along the lowest bands)."""
+    if trained.config.architecture != "alexnet":
+        raise ValueError("the low-band share reads AlexNet's spectrogram relevance")
+    _, relevances = _true_class_relevance(trained, signals, n, seed)
+    positive = relevances[:, 0].clamp_min(0).double()
+    low = torch.as_tensor(audiomnist_spectrogram_axes()[0] < cutoff_hz)
+    totals = positive.sum((1, 2)).clamp_min(torch.finfo(torch.float64).tiny)
+    return float((positive[:, low].sum((1, 2)) / totals).mean())
+
+
+def amplitude_rank_correlation(trained: TrainedModel, signals: DigitSignals, n: int,
+                               seed: int = 0) -> float:
+    """Spearman correlation of AudioNet's |relevance| for the true class with |amplitude|
+    over each waveform's non-zero samples, mean over at most ``n`` seeded signals (Becker et
+    al. 2018, Fig. 2: the relevant samples are mostly those of large amplitude)."""
+    if trained.config.architecture != "audionet":
+        raise ValueError("the amplitude correlation reads AudioNet's waveform relevance")
+    inputs, relevances = _true_class_relevance(trained, signals, n, seed)
+    correlations = []
+    for x, r in zip(inputs[:, 0].numpy(), relevances[:, 0].numpy(), strict=True):
+        spoken = x != 0
+        correlations.append(spearmanr(np.abs(x[spoken]), np.abs(r[spoken])).statistic)
+    return float(np.mean(correlations))
+
+
+def describe_bands(shares: dict[str, float], cutoff_hz: float = LOW_BAND_HZ) -> str:
+    """Fig. 1 in a sentence from :func:`low_band_share` per task."""
+    band = float(np.mean(audiomnist_spectrogram_axes()[0] < cutoff_hz))
+    parts = ", ".join(f"the {task} model {share:.0%}" for task, share in shares.items())
+    text = (f"Of the positive (red) relevance for the true class, {parts} lies below "
+            f"{cutoff_hz:.0f} Hz, where the fundamental frequency and its first harmonics sit "
+            f"(a band of {band:.0%} of the image)")
+    if {"sex", "digit"} <= set(shares):
+        more = shares["sex"] > shares["digit"]
+        text += (f": the sex model's evidence lies {'more' if more else 'no more'} along the "
+                 f"lowest bands than the digit model's"
+                 + (", as the paper found." if more else ", unlike in the paper."))
+    return text + "."
+
+
+def describe_amplitude(correlation: float) -> str:
+    """Fig. 2 in a sentence from :func:`amplitude_rank_correlation`."""
+    if correlation > LARGE_AMPLITUDE_CORRELATION:
+        verdict = "mostly those of large amplitude, as in the paper"
+    elif correlation > 0:
+        verdict = "only weakly those of large amplitude"
+    else:
+        verdict = "not those of large amplitude, unlike in the paper"
+    return (f"Sample by sample, |relevance| and |amplitude| have a mean Spearman correlation of "
+            f"{correlation:.2f}: the relevant samples are {verdict}.")
 
 
 def flipping_study(

@@ -36,12 +36,10 @@ from tqdm.auto import tqdm
 
 from speechxai.attribution.navai import (
     LetterWindows,
-    bn_rule_direct,
     letter_windows,
-    lrp_bn_rule,
 )
 from speechxai.augment import with_channel_copies
-from speechxai.ctc import ALPHABET, character_error_rate, greedy_decode, word_error_rate
+from speechxai.ctc import character_error_rate, greedy_decode, word_error_rate
 from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
@@ -303,30 +301,3 @@ def middle_layer(model: nn.Module) -> int:
     maximisation in "a middle layer"."""
     n_convolutions = sum(isinstance(m, nn.Conv1d) for m in model.modules())
     return n_convolutions // 2
-
-
-def bn_rule_error(seed: int = 0, n_windows: int = 3) -> float:
-    """Max |difference| between :func:`~speechxai.attribution.navai.lrp_bn_rule` (zennit
-    hooks, float64) and the rule's direct computation on small random networks with random
-    BatchNorm statistics and scales of both signs."""
-    generator = torch.Generator().manual_seed(seed)
-    errors = []
-    for channels, kernels in (((4,), (3,)), ((6, 5), (3, 2))):
-        model = Wav2Letter(channels=channels, kernels=kernels, in_channels=5).double()
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm1d):
-                size = module.num_features
-                module.running_mean = torch.randn(size, generator=generator, dtype=torch.float64)
-                module.running_var = torch.rand(size, generator=generator,
-                                                dtype=torch.float64) + 0.5
-                module.weight.data = torch.randn(size, generator=generator, dtype=torch.float64)
-                module.bias.data = torch.randn(size, generator=generator, dtype=torch.float64)
-        model.eval()
-        rf = receptive_field(model)
-        windows = torch.randn(n_windows, 5, rf, generator=generator, dtype=torch.float64)
-        letters = list("aks"[:n_windows])
-        relevance = lrp_bn_rule(model, windows, letters).numpy()
-        for window, letter, result in zip(windows.numpy(), letters, relevance, strict=True):
-            expected = bn_rule_direct(model, window, ALPHABET.index(letter))
-            errors.append(float(np.abs(result - expected).max()))
-    return max(errors)
