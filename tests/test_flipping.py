@@ -99,7 +99,7 @@ def test_curve_refuses_bad_arguments():
 
 
 def test_auc_of_known_curves():
-    assert curve_auc(DEFAULT_FRACTIONS, np.full(12, 0.7)) == pytest.approx(0.7)
+    assert curve_auc(DEFAULT_FRACTIONS, np.full(len(DEFAULT_FRACTIONS), 0.7)) == pytest.approx(0.7)
     # two decades, accuracy 1, 1, 0: (1 + 0.5) / 2
     assert curve_auc([0.001, 0.01, 0.1], [1, 1, 0]) == pytest.approx(0.75)
     per_input = curve_auc([0.001, 0.01, 0.1], np.array([[1, 1], [1, 0], [0, 0]]))
@@ -113,8 +113,9 @@ def test_auc_of_known_curves():
 def test_bootstrap_interval_is_seeded_contains_the_estimate_and_collapses():
     rng = np.random.default_rng(0)
     fractions = DEFAULT_FRACTIONS
-    a = (rng.random((12, 50)) < np.linspace(0.9, 0.3, 12)[:, None]).astype(int)
-    b = (rng.random((12, 50)) < np.linspace(0.6, 0.0, 12)[:, None]).astype(int)
+    n = len(fractions)
+    a = (rng.random((n, 50)) < np.linspace(0.9, 0.3, n)[:, None]).astype(int)
+    b = (rng.random((n, 50)) < np.linspace(0.6, 0.0, n)[:, None]).astype(int)
     estimate, lo, hi = bootstrap_difference(a, b, fractions, n_boot=500, seed=1)
     auc_a, auc_b = curve_auc(fractions, a.mean(1)), curve_auc(fractions, b.mean(1))
     assert estimate == pytest.approx(auc_a - auc_b)
@@ -124,3 +125,16 @@ def test_bootstrap_interval_is_seeded_contains_the_estimate_and_collapses():
     assert bootstrap_difference(a, a, fractions, n_boot=50) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="one shape"):
         bootstrap_difference(a, b[:, :10], fractions)
+
+
+def test_accuracy_at_reads_the_named_fraction_only():
+    from speechxai.evaluation import accuracy_at
+
+    correct = np.zeros((len(DEFAULT_FRACTIONS), 4))
+    at_1pct = int(np.flatnonzero(np.isclose(DEFAULT_FRACTIONS, 0.01))[0])
+    correct[at_1pct, :3] = 1
+    assert accuracy_at(DEFAULT_FRACTIONS, correct, 0.01) == 0.75
+    assert DEFAULT_FRACTIONS[0] == 0.001 and DEFAULT_FRACTIONS[-1] == 1.0
+    assert accuracy_at(DEFAULT_FRACTIONS, correct, 0.6) == 0.0
+    with pytest.raises(ValueError, match="0.02"):
+        accuracy_at(DEFAULT_FRACTIONS, correct, 0.02)

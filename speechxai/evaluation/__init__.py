@@ -4,6 +4,7 @@ user study on explanation formats (Becker et al. 2018/2024)."""
 from speechxai.evaluation.flipping import (
     DEFAULT_FRACTIONS,
     STRATEGIES,
+    accuracy_at,
     bootstrap_difference,
     curve_auc,
     flip_order,
@@ -25,6 +26,7 @@ __all__ = [
     "SEX_SCALING",
     "STRATEGIES",
     "SimulatedReader",
+    "accuracy_at",
     "bootstrap_difference",
     "curve_auc",
     "flip_order",

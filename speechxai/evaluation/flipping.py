@@ -15,7 +15,9 @@ import numpy as np
 from speechxai.evaluation.bootstrap import paired_bootstrap
 
 STRATEGIES = ("random", "amplitude", "lrp")
-DEFAULT_FRACTIONS = np.geomspace(0.001, 0.6, 12)
+DEFAULT_FRACTIONS = np.unique(np.append(np.geomspace(0.001, 1.0, 13), 0.6))
+"""0.1 % to 100 % of the samples on a log scale, through 1 % (where Becker et al. 2018 report
+the accuracies) and 60 % (where the sex model's random curve starts to fall, Fig. 3b)."""
 
 
 def _flat(array, name: str) -> np.ndarray:
@@ -103,6 +105,16 @@ def flipping_curve(
                                  f"{len(chunk)}; it must return one class per input")
             correct[j, batch] = predicted == labels[batch]
     return correct
+
+
+def accuracy_at(fractions: Sequence[float], correct, fraction: float) -> float:
+    """Accuracy after flipping ``fraction`` of the samples, from :func:`flipping_curve`'s
+    ``correct`` (n_fractions, N) over ``fractions``, which must contain it."""
+    fractions = np.asarray(fractions, dtype=np.float64)
+    matches = np.flatnonzero(np.isclose(fractions, fraction, rtol=1e-9, atol=0))
+    if matches.size != 1:
+        raise ValueError(f"fraction {fraction} is not one of {fractions.tolist()}")
+    return float(np.asarray(correct, dtype=float)[matches[0]].mean())
 
 
 def curve_auc(fractions: Sequence[float], accuracy) -> float | np.ndarray:

@@ -460,6 +460,13 @@ def flipping_study(
     }
 
 
+def unflipped_accuracy(trained: TrainedModel, signals: DigitSignals, n_inputs: int,
+                       seed: int = 0) -> float:
+    """Accuracy on the inputs :func:`flipping_study` flips, before any flipping."""
+    _, inputs, labels = explained_inputs(trained, signals, n_inputs, seed)
+    return float((predict(trained.model, inputs).numpy() == labels).mean())
+
+
 def describe_flipping(curves: dict[str, dict[str, np.ndarray]], fractions: Sequence[float],
                       seed: int = 0) -> str:
     """What the flipping areas and the bootstrap interval of LRP minus amplitude show, per
