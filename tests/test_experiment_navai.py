@@ -206,3 +206,14 @@ def test_wav2letter_trains_bf16_only_on_a_cpu_with_it(tmp_path, monkeypatch):
     config = replace(CONFIG, steps=2, bf16=True)
     trained = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path)
     assert trained.config == replace(config, bf16=False)
+
+
+def test_controls_prose_follows_the_intervals():
+    from speechxai.experiments.navai import describe_controls
+
+    below, across = (-0.2, -0.3, -0.1), (-0.1, -0.3, 0.05)
+    text = describe_controls({"min_sens": {"random_shifts": below, "shuffled_letters": below},
+                              "max_lrp": {"random_shifts": across, "shuffled_letters": below}})
+    assert text.startswith("Aligned at the sensitivity minimum, the maps are more specific")
+    assert "aligned at the LRP maximum, not" in text
+    assert describe_controls({"max_lrp": {"random_shifts": across}}).startswith("No alignment")

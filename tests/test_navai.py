@@ -133,3 +133,22 @@ def test_bad_inputs():
         letter_specificity(windows[:1])
     with pytest.raises(ValueError, match="min_windows"):
         navai(windows, labels, min_windows=0)
+
+
+def test_an_alignment_on_the_letters_beats_both_nulls_and_noise_does_not():
+    from speechxai.attribution.navai import NULLS, specificity_against_null
+
+    windows, labels, _ = synthetic()
+    aligned = navai(windows, labels, windows, "max")
+    for null in NULLS:
+        estimate, lo, hi = specificity_against_null(windows, aligned, null, rounds=50, seed=1)
+        assert lo <= estimate <= hi < 0, (null, estimate, lo, hi)
+        assert specificity_against_null(windows, aligned, null, rounds=50, seed=1) \
+            == (estimate, lo, hi)
+
+    noise = np.random.default_rng(5).standard_normal(windows.shape)
+    shuffled = navai(windows, labels, noise, "max")
+    estimate, lo, hi = specificity_against_null(windows, shuffled, "random_shifts", rounds=50)
+    assert lo < 0 < hi and abs(estimate) < 0.1
+    with pytest.raises(ValueError, match="unknown null"):
+        specificity_against_null(windows, aligned, "gaussian")

@@ -301,3 +301,32 @@ def middle_layer(model: nn.Module) -> int:
     maximisation in "a middle layer"."""
     n_convolutions = sum(isinstance(m, nn.Conv1d) for m in model.modules())
     return n_convolutions // 2
+
+
+ALIGNED = ("max_lrp", "max_sens", "min_sens")
+"""The alignments of :data:`~speechxai.attribution.navai.ALIGNMENTS` that shift the windows."""
+NULL_RECORD = {"random_shifts": "null", "shuffled_letters": "shuffled"}
+"""Record suffix of each control: ``navai.specificity.<alignment>_minus_<suffix>``."""
+ALIGNMENT_NAMES = {"max_lrp": "the LRP maximum", "max_sens": "the sensitivity maximum",
+                   "min_sens": "the sensitivity minimum"}
+
+
+def describe_controls(controls: dict[str, dict[str, tuple[float, float, float]]]) -> str:
+    """Which alignments are more specific than both controls (every interval below zero),
+    from :func:`~speechxai.attribution.navai.specificity_against_null` per alignment and
+    null, in a sentence."""
+    beat = [name for name, by_null in controls.items()
+            if all(hi < 0 for _, _, hi in by_null.values())]
+    rest = [name for name in controls if name not in beat]
+
+    def named(names):
+        return " and ".join(ALIGNMENT_NAMES[name] for name in names)
+
+    if not beat:
+        return ("No alignment is more specific than both controls: what the aligned averages "
+                "show could come from shifting alone or from the windows, not from the letters.")
+    text = f"Aligned at {named(beat)}, the maps are more specific than both controls"
+    if rest:
+        text += (f"; aligned at {named(rest)}, not (an interval reaches zero): there the "
+                 "attribution adds nothing a random shift or a random letter label would not")
+    return text + "."
