@@ -118,3 +118,15 @@ def test_findings_prose_follows_the_numbers():
     assert "saliency" in lines[4] and "no faster than random" in lines[4]
     assert "[-0.010, +0.050]" in lines[4]
     assert "shap" in lines[5] and "slower than random" in lines[5]
+
+
+def test_the_detectors_control_profiles_the_inputs_not_the_attributions(model):
+    from speechxai.experiments.deepspeech import attribution_profile, input_profile
+
+    waveform = 0.1 * torch.randn(8000, generator=torch.Generator().manual_seed(4))
+    profile = input_profile(model, waveform, 8000)
+    assert profile.shape == (26 + 19 + 1,) and np.isfinite(profile).all()
+    assert profile[-1] == pytest.approx(np.log10(float(waveform.double().pow(2).mean())))
+    louder = input_profile(model, 2 * waveform, 8000)
+    assert louder[-1] == pytest.approx(profile[-1] + np.log10(4))
+    assert attribution_profile(model, waveform, 8000).shape == (26 + 19,)

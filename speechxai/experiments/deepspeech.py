@@ -378,8 +378,21 @@ def attribution_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: 
     MFCC (26) and per relative frame (19), on a log scale - the detector's features."""
     windows = mfcc_windows(waveform, sample_rate)
     targets = frame_targets(model, windows, n=len(windows))
-    explanation = attribute(model, windows, targets, method)
-    magnitude = np.abs(explanation.values)
+    return _profile(attribute(model, windows, targets, method).values)
+
+
+def input_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: int) -> np.ndarray:
+    """The detector's features without attributions (its control): the same profile of the
+    input windows' own |x| over the same frames, and the waveform's log energy."""
+    windows = mfcc_windows(waveform, sample_rate)
+    frames = [frame for frame, _ in frame_targets(model, windows, n=len(windows))]
+    energy = np.log10(float(torch.as_tensor(waveform).double().pow(2).mean()) + 1e-12)
+    return np.append(_profile(windows[frames].numpy()), energy)
+
+
+def _profile(values: np.ndarray) -> np.ndarray:
+    """log10 of mean |values| (N, 19, 26) per MFCC (26) and per relative frame (19)."""
+    magnitude = np.abs(values)
     return np.log10(np.concatenate([magnitude.mean((0, 1)), magnitude.mean((0, 2))]) + 1e-12)
 
 
@@ -408,6 +421,13 @@ def deletion_study(model: DeepSpeech, explained: Sequence[ExplainedUtterance],
                 model, utterance.windows, frame, character, reference.values[k], background,
                 fractions, order="random", seed=first + r) for r in range(random_orders)], 0))
     return {method: np.stack(rows) for method, rows in curves.items()}
+
+
+def mean_window(explained: Sequence[ExplainedUtterance]) -> np.ndarray:
+    """The mean (19, 26) window over every frame of the explained utterances: a neutral
+    refill for deletion, unlike SHAP's own background (the median letter frame), which
+    favours SHAP."""
+    return torch.cat([e.windows for e in explained]).double().mean(0).numpy()
 
 
 def deletion_against_random(curves: dict[str, np.ndarray], seed: int = 0,
@@ -474,7 +494,8 @@ def describe_findings(table: pd.DataFrame, deletion: pd.DataFrame) -> str:
     for method, row in deletion.drop(index="random").iterrows():
         pace = ("faster than random" if row["hi"] < 0 else "slower than random"
                 if row["lo"] > 0 else "no faster than random (the interval holds zero)")
-        lines.append(f"- Deleting by {method} leaves an area of {row['area']:.3f} against "
+        lines.append(f"- Deleting by {method} (neutral refill) leaves an area of "
+                     f"{row['area']:.3f} against "
                      f"{random:.3f} for random orders, {row['minus random']:+.3f} "
                      f"[{row['lo']:+.3f}, {row['hi']:+.3f}] per frame: {pace}.")
     return "\n".join(lines)
