@@ -4,6 +4,7 @@ SHAP - near zero for the methods as defined, about one for zeros, noise or a wro
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -128,3 +129,38 @@ def test_leave_one_out_and_paralinguistic_scores_are_the_drops_they_define():
                               {s: -d for s, d in perturbed.differences.items()})
     assert paralinguistic_error(energy_classifier, waveform, 8000, flipped, seed=3) \
         == pytest.approx(2.0)
+
+
+def test_cascading_randomization_separates_a_model_dependent_method_from_an_edge_detector():
+    from speechxai.attribution.sanity import cascading_randomization, parameter_layers
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 3)).eval()
+    inputs = torch.randn(6, 20, generator=torch.Generator().manual_seed(3))
+    weights = model[0].weight.detach().clone()
+    assert parameter_layers(model) == ["2", "0"]
+
+    def gradient(network):
+        x = inputs.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(network(x)[:, 1].sum(), x)
+        return grad.numpy()
+
+    cascade = cascading_randomization(model, gradient, seed=1)
+    assert list(cascade.index) == ["none", "2", "0"] and cascade["none"] == 1.0
+    assert abs(cascade.iloc[-1]) < 0.5  # the gradient follows the weights
+    assert cascading_randomization(model, gradient, seed=1).equals(cascade)
+    untouched = cascading_randomization(model, lambda network: inputs.numpy() ** 2)
+    assert (untouched == 1.0).all()  # an explanation of the input alone fails the test
+    assert torch.equal(model[0].weight, weights)  # the model itself is not changed
+
+
+def test_randomization_prose_names_the_methods_that_survive():
+    from speechxai.attribution.sanity import describe_randomization
+
+    def cascade(last):
+        return pd.Series({"none": 1.0, "fc": 0.7, "conv": last})
+
+    text = describe_randomization({"AudioNet": {"saliency": cascade(0.1), "LRP": cascade(0.8)}})
+    assert "saliency 0.10, LRP 0.80" in text and "LRP still resembles" in text
+    assert "changes with the weights" in describe_randomization({"X": {"a": cascade(0.2)}})

@@ -9,6 +9,7 @@ overview", Sec. 10.3; Becker et al. (2018) start the relevance at the explained 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable
@@ -97,7 +98,17 @@ def explain(
     check_inputs(inputs)
     if composite is None:
         composite = lrp_composite(inputs.min().item(), inputs.max().item())
-    return _backpropagate(model, inputs, target, lambda: composite.context(model), True)
+    outputs, relevances = _backpropagate(model, inputs, target,
+                                         lambda: composite.context(model), True)
+    return outputs, mutated("lrp", relevances)
+
+
+def input_gradient(model: nn.Module, inputs: torch.Tensor, target: Target) -> torch.Tensor:
+    """The gradient of the output logit ``target`` at each input (saliency, Simonyan et al.
+    2014, before taking its magnitude), with :func:`relevance`'s checks; model in eval mode."""
+    check_inputs(inputs)
+    return mutated("saliency", _backpropagate(model, inputs, target, contextlib.nullcontext,
+                                              False)[1])
 
 
 def _backpropagate(
@@ -137,7 +148,7 @@ def _backpropagate(
             (relevances,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
-    return output.detach().gather(1, target[:, None])[:, 0], mutated("lrp", relevances)
+    return output.detach().gather(1, target[:, None])[:, 0], relevances
 
 
 def relevance(
@@ -507,5 +518,6 @@ def fast_relevance(
     check_inputs(inputs)
     low = inputs.min().item() if low is None else low
     high = inputs.max().item() if high is None else high
-    return _backpropagate(model, inputs, target,
-                          lambda: _fast_rules(model, low, high, epsilon, gamma), False)[1]
+    return mutated("lrp", _backpropagate(model, inputs, target,
+                                         lambda: _fast_rules(model, low, high, epsilon, gamma),
+                                         False)[1])

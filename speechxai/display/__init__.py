@@ -17,6 +17,7 @@ from speechxai.display.players import (
 )
 from speechxai.display.quiz import Question, Quiz
 from speechxai.display.relevance import plot_spectrogram_relevance, plot_waveform_relevance
+from speechxai.display.sanity import plot_cascading_randomization
 from speechxai.display.signal import (
     plot_long_term_spectra,
     plot_waveform_and_spectrogram,
@@ -40,6 +41,7 @@ __all__ = [
     "plot_alignment",
     "plot_aopc",
     "plot_asr_attributions",
+    "plot_cascading_randomization",
     "plot_attribution_profiles",
     "plot_deletion_curves",
     "plot_flipping_curves",

@@ -15,7 +15,14 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from speechxai.attribution import conservation_error, relevance_stream, without_biases
+from speechxai.attribution import (
+    conservation_error,
+    fast_relevance,
+    relevance_stream,
+    without_biases,
+)
+from speechxai.attribution.lrp import input_gradient
+from speechxai.attribution.sanity import cascading_randomization
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.datasets.real import transfer_unavailable
@@ -502,6 +509,22 @@ def bias_free_conservation(trained: TrainedModel, signals: DigitSignals, n: int 
     """``lrp.conservation_error`` of the trained model with its biases set to zero."""
     _, inputs, labels = explained_inputs(trained, signals, n, seed)
     return conservation_error(without_biases(trained.model), inputs, torch.as_tensor(labels))
+
+
+def parameter_randomization(trained: TrainedModel, signals: DigitSignals, n: int = 8,
+                            seed: int = 0) -> dict[str, pd.Series]:
+    """Adebayo et al.'s (2018) cascading randomisation of ``trained`` for saliency (the input
+    gradient) and LRP (the chapter's composite, bounds of the unrandomised inputs) of the true
+    class, on at most ``n`` seeded test signals."""
+    _, inputs, labels = explained_inputs(trained, signals, n, seed)
+    targets = torch.as_tensor(labels)
+    low, high = inputs.min().item(), inputs.max().item()
+    methods = {
+        "saliency": lambda model: input_gradient(model, inputs, targets).numpy(),
+        "lrp": lambda model: fast_relevance(model, inputs, targets, low, high).numpy(),
+    }
+    return {name: cascading_randomization(trained.model, method, seed)
+            for name, method in methods.items()}
 
 
 @dataclass

@@ -36,7 +36,7 @@ from speechxai.attribution.asr import (
 from speechxai.attribution.explanation import Explanation, concatenate
 from speechxai.attribution.lrp import without_biases
 from speechxai.attribution.lstm_lrp import deepspeech_lrp
-from speechxai.attribution.sanity import local_accuracy_error
+from speechxai.attribution.sanity import cascading_randomization, local_accuracy_error
 from speechxai.augment import with_channel_copies
 from speechxai.ctc import (
     BLANK,
@@ -307,6 +307,18 @@ def pooled(explained: Sequence[ExplainedUtterance]) -> dict[str, Explanation]:
     """Per method, the attributions of all explained utterances as one Explanation."""
     methods = explained[0].explanations
     return {m: concatenate([e.explanations[m] for e in explained]) for m in methods}
+
+
+def parameter_randomization(model: DeepSpeech, windows: torch.Tensor,
+                            targets: Sequence[tuple[int, int]], background: np.ndarray,
+                            seed: int = 0) -> dict[str, pd.Series]:
+    """Adebayo et al.'s (2018) cascading randomisation of the recogniser for saliency, LRP
+    and SHAP (against ``background``) of ``targets`` (frame, character) of one utterance."""
+    options = {"shap": {"background": background, "seed": seed}}
+    return {method: cascading_randomization(
+        model, lambda network, method=method: attribute(
+            network, windows, targets, method, **options.get(method, {})).values, seed)
+        for method in ("saliency", "lrp", "shap")}
 
 
 def method_errors(model: DeepSpeech, explained: Sequence[ExplainedUtterance]) -> dict[str, float]:
