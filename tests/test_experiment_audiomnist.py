@@ -181,3 +181,15 @@ def test_accuracy_interval_brackets_the_mean_over_folds_and_narrows_with_data(ru
     table = study.accuracy_table(runs)
     assert (table["95% low"] <= table["accuracy (%)"]).all()
     assert (table["accuracy (%)"] <= table["95% high"]).all()
+
+
+def test_parameter_randomization_cascades_both_methods_through_every_layer(runs):
+    from speechxai.attribution.sanity import parameter_layers
+
+    run = runs["audionet", "digit"][0]
+    cascades = study.parameter_randomization(run.trained, run.test, n=2)
+    assert set(cascades) == {"saliency", "lrp"}
+    layers = ["none", *parameter_layers(run.trained.model)]
+    for cascade in cascades.values():
+        assert list(cascade.index) == layers and cascade["none"] == 1.0
+        assert cascade.drop("none").between(-1, 1).all()

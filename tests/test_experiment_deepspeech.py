@@ -130,3 +130,15 @@ def test_the_detectors_control_profiles_the_inputs_not_the_attributions(model):
     louder = input_profile(model, 2 * waveform, 8000)
     assert louder[-1] == pytest.approx(profile[-1] + np.log10(4))
     assert attribution_profile(model, waveform, 8000).shape == (26 + 19,)
+
+
+def test_parameter_randomization_of_the_recogniser_covers_three_methods(model):
+    from speechxai.experiments.deepspeech import parameter_randomization
+
+    windows = torch.randn(5, 19, 26, dtype=next(model.parameters()).dtype,
+                          generator=torch.Generator().manual_seed(2))
+    cascades = parameter_randomization(model, windows, [(2, "a"), (4, "o")],
+                                       windows.mean(0).double().numpy())
+    assert set(cascades) == {"saliency", "lrp", "shap"}
+    assert all(len(c) == 8 and c["none"] == 1.0 and c.drop("none").between(-1, 1).all()
+               for c in cascades.values())
