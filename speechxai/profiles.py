@@ -130,8 +130,11 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
         },
         "paper": {
             "dataset": "audiomnist", "n_train": 20000, "n_test": 1000,
-            "recognizer": {"channels": [250] * 8, "kernels": [48] + [7] * 7,
-                           "strides": [2] + [1] * 7, "steps": 50_000},
+            # Wav2Letter (Collobert et al. 2016): 48 (stride 2), 8 x 7, 32, 1 -> receptive
+            # field 206 frames, Krug & Stober's
+            "recognizer": {"channels": [250] * 9 + [2000, 2000],
+                           "kernels": [48] + [7] * 8 + [32, 1],
+                           "strides": [2] + [1] * 10, "steps": 50_000},
             "n_analysis": 1000, "actmax_steps": 250,
         },
     },

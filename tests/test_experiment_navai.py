@@ -217,3 +217,11 @@ def test_controls_prose_follows_the_intervals():
     assert text.startswith("Aligned at the sensitivity minimum, the maps are more specific")
     assert "aligned at the LRP maximum, not" in text
     assert describe_controls({"max_lrp": {"random_shifts": across}}).startswith("No alignment")
+
+
+def test_the_paper_profiles_recogniser_has_krug_and_stobers_receptive_field():
+    from speechxai.experiments.navai import Wav2LetterConfig
+    from speechxai.profiles import chapter_parameters
+
+    recognizer = chapter_parameters("navai", "paper")["recognizer"]
+    assert Wav2LetterConfig(**recognizer).receptive_field == 206
