@@ -225,3 +225,12 @@ def test_the_paper_profiles_recogniser_has_krug_and_stobers_receptive_field():
 
     recognizer = chapter_parameters("navai", "paper")["recognizer"]
     assert Wav2LetterConfig(**recognizer).receptive_field == 206
+
+
+def test_specificity_prose_compares_with_the_papers_statement():
+    from speechxai.experiments.navai import describe_specificity
+
+    agree = describe_specificity({"none": 0.6, "max_lrp": 0.5, "max_sens": 0.55, "min_sens": 0.3})
+    assert "3 of 3 alignments" in agree and agree.endswith("so it is here.")
+    differ = describe_specificity({"none": 0.4, "max_lrp": 0.3, "max_sens": 0.5, "min_sens": 0.45})
+    assert "1 of 3" in differ and "here the LRP maximum is (+0.30 against +0.45)" in differ
