@@ -398,6 +398,21 @@ CLAIMS: tuple[Claim, ...] = (
         "adversarial.success_rate > 0.5 and adversarial.detector_auc > 0.5 and "
         "adversarial.detector_auc > adversarial.detector_auc_baseline",
     ),
+    Claim(
+        "deepspeech.adversarial_where", "deepspeech", "markert2021",
+        "On adversarial examples SHAP moves relevance to the first frames of the audio and "
+        "saliency to the highest MFCCs (share of |A| in the first 10 % of the frames and in "
+        "MFCCs 20-25, adversarial against benign)",
+        "SHAP: first frames; gradient methods: highest MFCCs (figures)",
+        (Shown("SHAP first frames benign", "adversarial.shap.share_first_frames.benign"),
+         Shown("adversarial", "adversarial.shap.share_first_frames.adversarial"),
+         Shown("saliency highest MFCCs benign", "adversarial.saliency.share_high_mfcc.benign"),
+         Shown("adversarial", "adversarial.saliency.share_high_mfcc.adversarial")),
+        "adversarial.shap.share_first_frames.adversarial > "
+        "adversarial.shap.share_first_frames.benign and "
+        "adversarial.saliency.share_high_mfcc.adversarial > "
+        "adversarial.saliency.share_high_mfcc.benign",
+    ),
     _deletion("lrp", "LRP"),
     _deletion("shap", "SHAP"),
     _deletion("saliency", "saliency"),

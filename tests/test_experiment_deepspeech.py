@@ -142,3 +142,27 @@ def test_parameter_randomization_of_the_recogniser_covers_three_methods(model):
     assert set(cascades) == {"saliency", "lrp", "shap"}
     assert all(len(c) == 8 and c["none"] == 1.0 and c.drop("none").between(-1, 1).all()
                for c in cascades.values())
+
+
+def test_adversarial_shares_and_their_prose(model):
+    import pandas as pd
+
+    from speechxai.experiments.deepspeech import (
+        Attack,
+        adversarial_shares,
+        describe_shares,
+    )
+
+    generator = torch.Generator().manual_seed(6)
+    items = toy_items()[2:]
+    attacks = [Attack(item, "one", item.waveform + 0.01 * torch.randn(
+        item.waveform.shape, generator=generator), True, "one") for item in items]
+    background = np.zeros((19, 26))
+    shares = adversarial_shares(model, attacks, 3, background)
+    assert list(shares.index) == ["saliency", "lrp", "shap"]
+    assert ((shares >= 0) & (shares <= 1)).all().all()
+    row = pd.DataFrame({("first_frames", "benign"): [0.1], ("first_frames", "adversarial"): [0.3],
+                        ("high_mfcc", "benign"): [0.2], ("high_mfcc", "adversarial"): [0.1]},
+                       index=["shap"])
+    assert "first frames 0.10 -> 0.30" in describe_shares(row)
+    assert describe_shares(row).endswith("so it is.")

@@ -27,11 +27,13 @@ from tqdm.auto import tqdm
 from speechxai.adversarial import context_windows, targeted_attack
 from speechxai.attribution.asr import (
     LETTERS,
+    METHODS,
     attribute,
     letters_vs_space,
     saliency_error,
     share_late_frames,
     share_low_mfcc,
+    summed_per_frame,
 )
 from speechxai.attribution.explanation import Explanation, concatenate
 from speechxai.attribution.lrp import without_biases
@@ -391,6 +393,56 @@ def attribution_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: 
     windows = mfcc_windows(waveform, sample_rate)
     targets = frame_targets(model, windows, n=len(windows))
     return _profile(attribute(model, windows, targets, method).values)
+
+
+FIRST_FRAMES = 0.1  # share of an utterance's frames that count as its first frames
+HIGH_MFCCS = 6  # the highest MFCCs (20-25 of 0-25)
+
+
+def adversarial_shares(model: DeepSpeech, attacks: Sequence[Attack], frames_per_item: int,
+                       background: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Where each method puts |A| on the benign and the adversarial version of each attacked
+    utterance (Markert et al. 2021, Sec. 4: on adversarial examples SHAP moves relevance to
+    the first frames of the audio, the gradient methods to the highest MFCCs): per method and
+    version, the share of |A| summed per frame (:func:`summed_per_frame`) that falls in the
+    first :data:`FIRST_FRAMES` of the utterance's frames and in the :data:`HIGH_MFCCS`
+    highest MFCCs, pooled over ``frames_per_item`` seeded frames of every utterance. Columns:
+    ``("first_frames" | "high_mfcc", "benign" | "adversarial")``."""
+    rows = {}
+    for method in METHODS:
+        options = {"background": background, "seed": seed} if method == "shap" else {}
+        for version in ("benign", "adversarial"):
+            first = high = total = 0.0
+            for k, attack in enumerate(attacks):
+                waveform = attack.item.waveform if version == "benign" else attack.waveform
+                windows = mfcc_windows(waveform, attack.item.sample_rate)
+                targets = frame_targets(model, windows, frames_per_item, seed + k)
+                if not targets:
+                    continue
+                explanation = attribute(model, windows, targets, method, **options)
+                per_frame = summed_per_frame(np.abs(explanation.values), explanation.frames,
+                                             len(windows))
+                first += per_frame[:max(1, int(np.ceil(FIRST_FRAMES * len(windows))))].sum()
+                high += per_frame[:, -HIGH_MFCCS:].sum()
+                total += per_frame.sum()
+            rows.setdefault(method, {})[("first_frames", version)] = first / total
+            rows[method][("high_mfcc", version)] = high / total
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def describe_shares(shares: pd.DataFrame) -> str:
+    """:func:`adversarial_shares` against the paper's statement, in a sentence per method."""
+    lines = []
+    for method, row in shares.iterrows():
+        moves = [f"{where.replace('_', ' ').replace('mfcc', 'MFCCs')} "
+                 f"{row[where, 'benign']:.2f} -> {row[where, 'adversarial']:.2f}"
+                 for where in ("first_frames", "high_mfcc")]
+        expected = "first_frames" if method == "shap" else "high_mfcc"
+        grew = row[expected, "adversarial"] > row[expected, "benign"]
+        lines.append(f"- **{method}**: {'; '.join(moves)}; the paper expects more in the "
+                     f"{expected.replace('_', ' ').replace('mfcc', 'MFCCs')}: "
+                     f"{'so it is' if grew else 'not here'}.")
+    return "\n".join(lines)
 
 
 def input_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: int) -> np.ndarray:
