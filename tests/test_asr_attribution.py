@@ -55,7 +55,10 @@ def test_every_method_explains_each_target_by_its_own_window(model, windows, met
     np.testing.assert_array_equal(explanation.targets, targets)
     np.testing.assert_array_equal(explanation.data, windows[frames].numpy())
     with torch.no_grad():
-        expected = model(windows)[frames, targets].numpy()
+        logits = model(windows)
+        if method == "saliency":  # the character's probability, the paper's S
+            logits = logits.softmax(-1)
+        expected = logits[frames, targets].numpy()
     np.testing.assert_allclose(explanation.outputs, expected, rtol=1e-12)
     assert np.isfinite(explanation.values).all() and np.abs(explanation.values).sum() > 0
 
@@ -66,15 +69,21 @@ def test_one_pair_gives_one_explanation(model, windows):
     assert explanation.frames.tolist() == [3] and explanation.targets.tolist() == [2]
 
 
-def test_saliency_is_the_absolute_gradient_through_the_whole_model(model, windows):
-    explanation = attribute(model, windows, TARGETS, "saliency")
+@pytest.mark.parametrize("output", ["probability", "logit"])
+def test_saliency_is_the_absolute_gradient_through_the_whole_model(model, windows, output):
+    explanation = attribute(model, windows, TARGETS, "saliency", output=output)
     for n, (frame, character) in enumerate(zip(explanation.frames, explanation.targets,
                                                strict=True)):
         inputs = windows.clone().requires_grad_()
-        model(inputs)[frame, character].backward()
+        outputs = model(inputs)
+        if output == "probability":
+            outputs = outputs.softmax(-1)
+        outputs[frame, character].backward()
         np.testing.assert_allclose(explanation.values[n], inputs.grad[frame].abs().numpy(),
                                    rtol=1e-10, atol=1e-14)
     assert np.isnan(explanation.base_values).all()
+    with pytest.raises(AttributionError, match="output must be one of"):
+        attribute(model, windows, TARGETS, "saliency", output="softmax")
 
 
 def test_lrp_is_the_own_window_slice_of_deepspeech_lrp(model, windows):

@@ -39,7 +39,20 @@ SHAP_MAX_EVALS = 2 * N_FEATURES + 1
 """Default model evaluations of the SHAP permutation explainer: one permutation, forward
 and back (antithetic), the least shap accepts for 494 features."""
 LETTERS = [ALPHABET.index(letter) for letter in string.ascii_lowercase]
-_OPTIONS = {"saliency": (), "lrp": ("epsilon",), "shap": ("background", "max_evals", "seed")}
+_OPTIONS = {"saliency": ("output",), "lrp": ("epsilon",),
+            "shap": ("background", "max_evals", "seed")}
+SALIENCY_OUTPUTS = ("probability", "logit")
+"""What saliency differentiates: the character's probability (the paper's S, a softmax over
+the 29 classes) or its logit."""
+
+
+def _explained_output(logits: torch.Tensor, targets: torch.Tensor, output: str) -> torch.Tensor:
+    """The explained ``output`` of each row's target: its probability or its logit."""
+    if output not in SALIENCY_OUTPUTS:
+        raise AttributionError(f"output must be one of {', '.join(SALIENCY_OUTPUTS)}, got "
+                               f"{output!r}")
+    chosen = logits.softmax(-1) if output == "probability" else logits
+    return chosen[torch.arange(len(targets)), targets]
 
 
 def _states(model: DeepSpeech, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,12 +74,12 @@ def _frame_logits(
     return model.head(step.hidden[..., 0, :])
 
 
-def _saliency(model, windows, frames, targets):
+def _saliency(model, windows, frames, targets, output="probability"):
     hidden, cell = _states(model, windows)
     with torch.enable_grad():
         inputs = windows[frames].detach().requires_grad_()
         logits = _frame_logits(model, inputs, hidden[frames], cell[frames])
-        outputs = logits[torch.arange(len(frames)), targets]
+        outputs = _explained_output(logits, torch.as_tensor(targets), output)
         (gradient,) = torch.autograd.grad(outputs.sum(), inputs)
     return gradient.abs(), outputs.detach(), np.full(len(frames), np.nan)
 
@@ -161,7 +174,8 @@ def attribute(
         class index (the CTC blank is :data:`speechxai.ctc.BLANK`).
     method : {"saliency", "lrp", "shap"}
         - ``"saliency"``: ``|dS_c/dx^i|`` (Simonyan et al. 2014), the gradient through the
-          whole model;
+          whole model of the character's probability (keyword ``output="probability"``, the
+          paper's S) or of its logit (``output="logit"``);
         - ``"lrp"``: epsilon-LRP (:func:`speechxai.attribution.deepspeech_lrp`, keyword
           ``epsilon``, default 1e-4 as in the paper), the relevance of frame i's window;
         - ``"shap"``: shap's permutation explainer (Strumbelj & Kononenko 2014; Lundberg &
@@ -208,17 +222,19 @@ def attribute(
 
 
 def saliency_error(model: DeepSpeech, windows: torch.Tensor, explanation: Explanation,
-                   n_coordinates: int = 8, seed: int = 0) -> float:
+                   n_coordinates: int = 8, seed: int = 0, output: str = "probability") -> float:
     """:func:`~speechxai.attribution.sanity.finite_difference_error` of a saliency
     ``explanation`` of ``windows``: each ``|dS_c/dx^i|`` against central differences of the
-    logit at its frame, through a float64 copy of ``model``."""
+    explained ``output`` (as in :func:`attribute`) at its frame, through a float64 copy of
+    ``model``."""
     exact = copy.deepcopy(model).double()
     windows = windows.double()
     hidden, cell = _states(exact, windows)
 
     def outputs_of(n: int, variants: torch.Tensor) -> torch.Tensor:
         frame, target = explanation.frames[n], explanation.targets[n]
-        return _frame_logits(exact, variants, hidden[frame], cell[frame])[:, target]
+        logits = _frame_logits(exact, variants, hidden[frame], cell[frame])
+        return _explained_output(logits, torch.full((len(variants),), int(target)), output)
 
     return finite_difference_error(outputs_of, windows[explanation.frames], explanation.values,
                                    n_coordinates, absolute=True, seed=seed)

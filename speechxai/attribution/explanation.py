@@ -32,7 +32,8 @@ class Explanation:
     targets : numpy.ndarray
         (N,) explained class (:data:`speechxai.ctc.ALPHABET` index, or the CTC blank).
     outputs : numpy.ndarray
-        (N,) the explained logits ``S_c(x)``.
+        (N,) the explained outputs ``S_c(x)``: logits, or probabilities for saliency of the
+        probability.
     method : str
         Name of the attribution method.
     feature_names : sequence of str, optional
