@@ -104,13 +104,14 @@ def test_check_without_records_says_how_to_make_them(tiny_book):
 
 
 LRP_DELETION = "deepspeech.deletion.lrp"
-LRP_PREDICATE = "deletion.minus_random.lrp_hi < 0"
+LRP_PREDICATE = "deletion.neutral.minus_random.lrp_hi < 0"
 
 
 def deletion_records(hi: float) -> dict[str, float]:
-    return {"deletion.minus_random.lrp": hi - 0.1, "deletion.minus_random.lrp_lo": hi - 0.2,
-            "deletion.minus_random.lrp_hi": hi, "deletion.auc.lrp": 0.5,
-            "deletion.auc.random": 0.6}
+    return {"deletion.neutral.minus_random.lrp": hi - 0.1,
+            "deletion.neutral.minus_random.lrp_lo": hi - 0.2,
+            "deletion.neutral.minus_random.lrp_hi": hi, "deletion.neutral.auc.lrp": 0.5,
+            "deletion.neutral.auc.random": 0.6}
 
 
 def test_a_claim_that_held_in_the_baseline_and_now_fails_fails_the_check():
@@ -138,7 +139,8 @@ def test_a_claim_that_now_holds_is_reported_not_failed():
 
 
 def test_a_predicate_other_than_the_findings_one_fails_until_re_recorded():
-    claims = {LRP_DELETION: {"predicate": "deletion.minus_random.lrp_hi < 1", "holds": True}}
+    claims = {LRP_DELETION: {"predicate": "deletion.neutral.minus_random.lrp_hi < 1",
+                             "holds": True}}
     _, problems = baselines.check_claims("deepspeech", deletion_records(-0.05), claims)
     assert [p for p in problems if "another predicate" in p]
 
