@@ -13,9 +13,10 @@ matplotlib.use("Agg")
 
 
 def test_flipping_figure_has_a_labelled_panel_per_task_and_a_line_per_strategy():
+    n = len(DEFAULT_FRACTIONS)
     curves = {
-        task: {"random": np.full(12, 0.9), "amplitude": np.linspace(0.9, 0.2, 12),
-               "lrp": (np.random.default_rng(0).random((12, 30)) < 0.5).astype(int)}
+        task: {"random": np.full(n, 0.9), "amplitude": np.linspace(0.9, 0.2, n),
+               "lrp": (np.random.default_rng(0).random((n, 30)) < 0.5).astype(int)}
         for task in ("digit", "sex")
     }
     figure = plot_flipping_curves(DEFAULT_FRACTIONS, curves, {"digit": 0.1, "sex": 0.5})
