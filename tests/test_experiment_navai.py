@@ -215,8 +215,9 @@ def test_controls_prose_follows_the_intervals():
     text = describe_controls({"min_sens": {"random_shifts": below, "shuffled_letters": below},
                               "max_lrp": {"random_shifts": across, "shuffled_letters": below}})
     assert text.startswith("Aligned at the sensitivity minimum, the maps are more specific")
-    assert "aligned at the LRP maximum, not" in text
-    assert describe_controls({"max_lrp": {"random_shifts": across}}).startswith("No alignment")
+    assert "aligned at the LRP maximum, not" in text and "2 of 2 alignments beat" in text
+    assert describe_controls({"max_lrp": {"random_shifts": across, "shuffled_letters": across}}
+                             ).startswith("No alignment")
 
 
 def test_the_paper_profiles_recogniser_has_krug_and_stobers_receptive_field():

@@ -16,6 +16,7 @@ from speechxai.attribution import (
     sensitivity,
 )
 from speechxai.attribution import mutation as hook
+from speechxai.attribution.lrp import input_gradient
 from speechxai.attribution.occlusion import word_importance
 from speechxai.attribution.paralinguistic import paralinguistic_importance
 from speechxai.models import AudioNet, DeepSpeech, Wav2Letter
@@ -87,7 +88,8 @@ def attributions() -> dict[str, object]:
                 attribute(deepspeech, windows, [(2, "a")], "lrp").values,
                 lrp_zennit(wav2letter, letter_window, "a"),
                 lrp_bn_rule(wav2letter, letter_window, "a")],
-        "saliency": [attribute(deepspeech, windows, [(2, "a")], "saliency").values],
+        "saliency": [attribute(deepspeech, windows, [(2, "a")], "saliency").values,
+                     input_gradient(audionet, waveforms, 3)],
         "shap": [attribute(deepspeech, windows, [(2, "a")], "shap").values],
         "navai": [sensitivity(wav2letter, letter_window, "a")],
         "occlusion": [word_importance(energy_classifier, utterance, 1000,

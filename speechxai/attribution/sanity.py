@@ -105,16 +105,18 @@ def _probability(predict_proba: PredictProba, waveform: torch.Tensor, slot: str,
 
 def leave_one_out_error(predict_proba: PredictProba, waveform: torch.Tensor, sample_rate: int,
                         boundaries: Sequence[tuple[int, int]], importance: WordImportance,
-                        masking: str = "zeros", seed: int = 0) -> float:
+                        masking: str = "zeros", padding: tuple[float, float] = (0.0, 0.0),
+                        seed: int = 0) -> float:
     """Relative error of ``importance``'s scores against ``f(y=k|x) - f(y=k|x without word
-    i)``, each masked copy (:func:`~speechxai.attribution.occlusion.mask_segments`)
-    classified alone: 0 up to rounding for leave-one-out, about 1 for zeros or noise."""
+    i)``, each masked copy (:func:`~speechxai.attribution.occlusion.mask_segments` with the
+    explanation's ``masking`` and ``padding``) classified alone: 0 up to rounding for
+    leave-one-out, about 1 for zeros or noise."""
     claimed, actual = [], []
     for row, slot in enumerate(importance.slots):
         target = importance.targets[slot]
         original = _probability(predict_proba, waveform, slot, target)
         for index, span in enumerate(boundaries):
-            masked = mask_segments(waveform, sample_rate, [span], masking, seed=seed)
+            masked = mask_segments(waveform, sample_rate, [span], masking, padding, seed)
             actual.append(original - _probability(predict_proba, masked, slot, target))
             claimed.append(importance.scores[row, index])
     return _relative(np.array(claimed), np.array(actual))
@@ -145,9 +147,18 @@ def parameter_layers(model: nn.Module) -> list[str]:
 
 def row_rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
     """Mean over the N rows of ``first`` and ``second`` (N, ...) of Spearman's correlation of
-    their flattened values (NaN where a row is constant)."""
+    their flattened values, leaving out rows where one is constant (no ranks); NaN when every
+    row is (an all-zero attribution)."""
     first, second = (np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in (first, second))
-    return float(np.mean([spearmanr(a, b).statistic for a, b in zip(first, second, strict=True)]))
+    return finite_mean([spearmanr(a, b).statistic
+                             for a, b in zip(first, second, strict=True)])
+
+
+def finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite ``values``; NaN when there is none."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def cascading_randomization(model: nn.Module, attribution: Callable[[nn.Module], np.ndarray],

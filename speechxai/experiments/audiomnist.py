@@ -22,7 +22,7 @@ from speechxai.attribution import (
     without_biases,
 )
 from speechxai.attribution.lrp import input_gradient
-from speechxai.attribution.sanity import cascading_randomization
+from speechxai.attribution.sanity import cascading_randomization, finite_mean
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.datasets.real import transfer_unavailable
@@ -399,7 +399,8 @@ def low_band_share(trained: TrainedModel, signals: DigitSignals, n: int, seed: i
 def amplitude_rank_correlation(trained: TrainedModel, signals: DigitSignals, n: int,
                                seed: int = 0) -> float:
     """Spearman correlation of AudioNet's |relevance| for the true class with |amplitude|
-    over each waveform's non-zero samples, mean over at most ``n`` seeded signals (Becker et
+    over each waveform's non-zero samples, mean over at most ``n`` seeded signals (leaving out
+    a waveform whose relevance is constant; Becker et
     al. 2018, Fig. 2: the relevant samples are mostly those of large amplitude)."""
     if trained.config.architecture != "audionet":
         raise ValueError("the amplitude correlation reads AudioNet's waveform relevance")
@@ -408,7 +409,7 @@ def amplitude_rank_correlation(trained: TrainedModel, signals: DigitSignals, n: 
     for x, r in zip(inputs[:, 0].numpy(), relevances[:, 0].numpy(), strict=True):
         spoken = x != 0
         correlations.append(spearmanr(np.abs(x[spoken]), np.abs(r[spoken])).statistic)
-    return float(np.mean(correlations))
+    return finite_mean(correlations)
 
 
 def describe_bands(shares: dict[str, float], cutoff_hz: float = LOW_BAND_HZ) -> str:

@@ -326,7 +326,8 @@ def parameter_randomization(model: DeepSpeech, windows: torch.Tensor,
 def method_errors(model: DeepSpeech, explained: Sequence[ExplainedUtterance]) -> dict[str, float]:
     """Whether saliency and SHAP compute what they define, over every explained frame
     (:mod:`speechxai.attribution.sanity`): saliency against central differences of the
-    logit, SHAP's values against the output minus the base value. Near 0 when intact."""
+    character's probability, SHAP's values against the output minus the base value. Near 0
+    when intact."""
     return {
         "saliency.gradient_error": float(np.mean([
             saliency_error(model, e.windows, e.explanations["saliency"], seed=index)
@@ -425,6 +426,7 @@ def adversarial_shares(model: DeepSpeech, attacks: Sequence[Attack], frames_per_
                 first += per_frame[:max(1, int(np.ceil(FIRST_FRAMES * len(windows))))].sum()
                 high += per_frame[:, -HIGH_MFCCS:].sum()
                 total += per_frame.sum()
+            total = total or np.nan  # no explained frame: no share
             rows.setdefault(method, {})[("first_frames", version)] = first / total
             rows[method][("high_mfcc", version)] = high / total
     return pd.DataFrame.from_dict(rows, orient="index")

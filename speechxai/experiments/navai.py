@@ -305,46 +305,31 @@ def middle_layer(model: nn.Module) -> int:
 
 ALIGNED = ("max_lrp", "max_sens", "min_sens")
 """The alignments of :data:`~speechxai.attribution.navai.ALIGNMENTS` that shift the windows."""
-NULL_RECORD = {"random_shifts": "null", "shuffled_letters": "shuffled"}
-"""Record suffix of each control: ``navai.specificity.<alignment>_minus_<suffix>``."""
 ALIGNMENT_NAMES = {"max_lrp": "the LRP maximum", "max_sens": "the sensitivity maximum",
                    "min_sens": "the sensitivity minimum"}
 
 
 def describe_controls(controls: dict[str, dict[str, tuple[float, float, float]]]) -> str:
-    """Which alignments are more specific than both controls (every interval below zero),
-    from :func:`~speechxai.attribution.navai.specificity_against_null` per alignment and
-    null, in a sentence."""
-    beat = [name for name, by_null in controls.items()
-            if all(hi < 0 for _, _, hi in by_null.values())]
-    rest = [name for name in controls if name not in beat]
+    """Which alignments are more specific than the same shifts at random (the interval below
+    zero), and how many beat shuffled letter labels (a weak control: any letter-dependent
+    average does), from :func:`~speechxai.attribution.navai.specificity_against_null` per
+    alignment and null, in a sentence."""
+    def below(name: str, null: str) -> bool:
+        return controls[name][null][2] < 0
 
     def named(names):
         return " and ".join(ALIGNMENT_NAMES[name] for name in names)
 
+    beat = [name for name in controls if below(name, "random_shifts")]
+    rest = [name for name in controls if name not in beat]
     if not beat:
-        return ("No alignment is more specific than both controls: what the aligned averages "
-                "show could come from shifting alone or from the windows, not from the letters.")
-    text = f"Aligned at {named(beat)}, the maps are more specific than both controls"
-    if rest:
-        text += (f"; aligned at {named(rest)}, not (an interval reaches zero): there the "
-                 "attribution adds nothing a random shift or a random letter label would not")
-    return text + "."
-
-
-def describe_specificity(specificity: dict[str, float]) -> str:
-    """The paper's NAvAI statements against this run's letter specificity per alignment
-    (lower: more specific), in a sentence: aligning beats not aligning, and the minimum of
-    the sensitivity aligns best (Krug & Stober 2018, Sec. 4)."""
-    aligned = {name: specificity[name] for name in ALIGNED}
-    best = min(aligned, key=aligned.get)
-    beating = [name for name, value in aligned.items() if value < specificity["none"]]
-    text = (f"Unaligned, the letters' averages correlate {specificity['none']:+.2f}; aligned, "
-            + ", ".join(f"at {ALIGNMENT_NAMES[name]} {value:+.2f}"
-                        for name, value in aligned.items())
-            + f". {len(beating)} of {len(aligned)} alignments make the maps more letter-specific "
-            "than no alignment. The paper found the sensitivity minimum the most specific: "
-            + ("so it is here." if best == "min_sens" else
-               f"here {ALIGNMENT_NAMES[best]} is ({aligned[best]:+.2f} against "
-               f"{aligned['min_sens']:+.2f})."))
-    return text
+        text = ("No alignment is more specific than the same shifts at random: what the aligned "
+                "averages show could come from shifting alone")
+    else:
+        text = f"Aligned at {named(beat)}, the maps are more specific than with random shifts"
+        if rest:
+            text += (f"; aligned at {named(rest)}, not (the interval reaches zero): there the "
+                     "attribution adds nothing a random shift would not")
+    shuffled = sum(below(name, "shuffled_letters") for name in controls)
+    return (text + f". {shuffled} of {len(controls)} alignments beat shuffled letter labels, "
+            "the weaker control.")
