@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 
 from speechxai.errors import AudioError
+from speechxai.features import resample
 
 SILENCE_PEAK = 1e-6
 """A waveform whose peak magnitude is below this counts as silence."""
@@ -54,6 +54,9 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[torch.Tensor, 
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
+    if not path.is_file():  # reading a FIFO blocks until a writer comes, a device never ends
+        raise AudioError(f"{path}: is not a regular file (a FIFO, device or socket); copy "
+                         "the audio into a file first")
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except sf.LibsndfileError as err:
@@ -66,7 +69,7 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[torch.Tensor, 
         )
     waveform = validate(data[:, 0], rate, name=str(path))
     if sr is not None and sr != rate:
-        waveform = torchaudio.functional.resample(waveform, rate, sr)
+        waveform = resample(waveform, rate, sr)
         rate = sr
     return waveform, int(rate)
 
@@ -83,7 +86,8 @@ def validate(
     Parameters
     ----------
     waveform : numpy.ndarray or torch.Tensor
-        Mono samples as floats in [-1, 1]; integer PCM is refused, not rescaled.
+        Mono samples as floats in [-1, 1]; integer PCM and peaks above 1.0 are refused, not
+        rescaled or clipped.
     sample_rate : int
         Sample rate in Hz, a positive integer.
     min_seconds : float
@@ -109,6 +113,7 @@ def validate(
     _check_length(waveform.shape[0], sample_rate, min_seconds, name)
     samples = _as_float32_tensor(waveform)
     _check_finite(samples, name)
+    _check_range(samples, name)
     if require_signal:
         _check_signal(samples, name)
     return samples
@@ -173,6 +178,18 @@ def _check_finite(samples: torch.Tensor, name: str) -> None:
                 f"{name}: contains {int(bad.sum())} {label} sample(s), "
                 f"the first at index {int(bad.nonzero()[0, 0])}"
             )
+
+
+def _check_range(samples: torch.Tensor, name: str) -> None:
+    """The one policy for samples outside [-1, 1]: refused, not clipped or rescaled (a
+    clipped signal has lost information; a rescaled one would silently change every level
+    and every explanation computed from it)."""
+    peak = float(samples.abs().max()) if samples.numel() else 0.0
+    if peak > 1.0:
+        raise AudioError(
+            f"{name}: peak magnitude {peak:.4g} is above 1.0, outside the [-1, 1] of float "
+            "audio; scale it (waveform / abs(waveform).max()) or fix the export's gain"
+        )
 
 
 def _check_signal(samples: torch.Tensor, name: str) -> None:

@@ -10,7 +10,10 @@ Jupyter Book (execution off) into ``_build/html/``.
 
 from __future__ import annotations
 
+import ast
+import difflib
 import json
+import numbers
 import os
 import shutil
 import subprocess
@@ -161,6 +164,46 @@ class ChapterFailed(RuntimeError):
         )
 
 
+class ParameterError(ValueError):
+    """A ``-p`` override no chapter takes, a ``profile`` override against ``--profile``, or
+    a seed that is not an integer: refused before any kernel starts."""
+
+
+def declared_parameters(source: Path) -> set[str]:
+    """Names the chapter assigns in its cell tagged ``parameters`` (papermill's)."""
+    import jupytext
+
+    for cell in jupytext.read(source).cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            names = set()
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, ast.AnnAssign) else []
+                names |= {target.id for target in targets if isinstance(target, ast.Name)}
+            return names
+    return set()
+
+
+def check_overrides(selected: list[Chapter], profile: str, overrides: dict) -> None:
+    """Refuse overrides that would run something else than asked: a name that none of the
+    ``selected`` chapters declares (a typo such as ``seeed`` would otherwise run with exit 0),
+    ``profile`` other than ``--profile`` (records would be stored under the wrong profile),
+    a ``seed`` that is not an integer. Raises :class:`ParameterError`."""
+    if "profile" in overrides and overrides["profile"] != profile:
+        raise ParameterError(f"-p profile {overrides['profile']} conflicts with --profile "
+                             f"{profile}: choose the profile with --profile only")
+    seed = overrides.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ParameterError(f"-p seed must be an integer, got {seed!r}")
+    declared = set().union(*(declared_parameters(c.source) for c in selected))
+    for name in sorted(set(overrides) - declared):
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ParameterError(
+            f"no chapter of {', '.join(c.name for c in selected)} takes a parameter {name!r}; "
+            f"{hint}they take {', '.join(sorted(declared))}")
+
+
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
 
@@ -259,13 +302,18 @@ def run_chapter(
     The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (``notebooks-<dataset>``
     for a run on another dataset, :func:`variant_dir`; also when it fails, so the traceback
     can be read there); the chapter runs with the project root as
-    its working directory. A chapter that succeeds has its wall time recorded
-    (:func:`record_timing`).
+    its working directory. Overrides the chapter does not declare in its parameters cell are
+    not passed to it (:func:`check_overrides` refuses those that no chapter run takes). A
+    chapter that succeeds has its wall time recorded (:func:`record_timing`); one whose
+    kernel dies raises :class:`ChapterFailed` naming the cell that was running.
     """
     import jupytext
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    declared = declared_parameters(chapter.source)
+    overrides = {name: value for name, value in (overrides or {}).items() if name in declared}
     parameters = chapter_parameters(chapter.name, profile, overrides)
     notebook = jupytext.read(chapter.source)
     dataset = dataset_variant(chapter.name, profile, overrides)
@@ -290,6 +338,8 @@ def run_chapter(
         )
     except PapermillExecutionError as error:
         raise ChapterFailed(chapter.name, error.source, f"{error.ename}: {error.evalue}") from None
+    except DeadKernelError:
+        raise ChapterFailed(chapter.name, _running_cell(output), DEAD_KERNEL) from None
     finally:
         if previous is None:
             os.environ.pop(RECORDS_FILE_ENV, None)
@@ -299,6 +349,26 @@ def run_chapter(
     record_timing(build_dir, run_name(profile, dataset), chapter.name,
                   time.perf_counter() - started, trained)
     return json.loads(records_file.read_text()) if records_file.exists() else {}
+
+
+DEAD_KERNEL = ("the kernel died without a Python error: most often the system killed it for "
+               "memory (see `dmesg`); run a smaller profile or free memory, then run the "
+               "chapter again")
+
+
+def _running_cell(notebook_path: Path) -> str:
+    """Source of the last code cell papermill started in the notebook it wrote (the one the
+    kernel died in: papermill closes it as completed, the cells after it stay pending), or a
+    note when there is none."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(notebook_path, as_version=4).cells
+    except (OSError, ValueError):
+        return "(no executed notebook was written)"
+    started = [cell for cell in cells if cell.cell_type == "code"
+               and cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1].source if started else "(no cell had started)"
 
 
 # --------------------------------------------------------------------------- build

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from speechxai import baselines, book
 from speechxai.datasets import DATASETS
+from speechxai.model_cache import RETRAIN_ENV
 from speechxai.profiles import DEFAULT_PROFILE, PROFILES
 
 
@@ -63,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a chapter parameter",
     )
     run.add_argument("--no-progress", action="store_true", help="hide per-cell progress bars")
+    run.add_argument("--retrain", action="store_true",
+                     help="train every model the chapters use again instead of loading it "
+                          "from the model cache")
     build = actions.add_parser("build", help="render the executed chapters to HTML")
     common(build, profile=False)
     build.add_argument("--dataset", choices=DATASETS, default=None,
@@ -135,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {key: _parse_value(value) for key, value in args.parameter}
         if args.dataset:
             overrides.setdefault("dataset", args.dataset)
+        if args.retrain:
+            os.environ[RETRAIN_ENV] = "1"  # the chapters' kernels inherit it
+        try:
+            book.check_overrides(selected, args.profile, overrides)
+        except book.ParameterError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         for chapter in selected:
             print(f"== {chapter.name} ({args.profile})", flush=True)
             started = time.perf_counter()

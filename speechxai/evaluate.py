@@ -16,7 +16,7 @@ without any label the chapter scores is left out.
 
 Nothing is trained: each model is looked up exactly as its chapter looks it up (same corpus,
 fold speakers, configuration and cache key, from the working directory the chapters run
-in), and a model the cache lacks raises :class:`~speechxai.training.ModelNotCached` naming
+in), and a model the cache lacks raises :class:`~speechxai.model_cache.ModelNotCached` naming
 the ``speechxai book run`` command that trains it.
 """
 
@@ -38,8 +38,9 @@ from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.datasets.real import Utterance
 from speechxai.errors import AudioError
 from speechxai.inputs import DigitSignals, frame_signal
+from speechxai.model_cache import ModelNotCached
 from speechxai.profiles import COMMON, DEFAULT_PROFILE, chapter_parameters
-from speechxai.training import ModelNotCached, predict, train
+from speechxai.training import predict, train
 
 CHAPTERS = ("audiomnist", "deepspeech", "navai")
 LABEL_COLUMNS = {"audiomnist": ("digit", "sex"), "deepspeech": ("transcript",),
@@ -174,7 +175,7 @@ def evaluate(
 
     ``overrides``: further chapter parameters, as ``speechxai book run -p KEY VALUE`` gave
     them when the models were trained (e.g. ``{"n_speakers": 6}``). Never trains: a model
-    not in the cache raises :class:`~speechxai.training.ModelNotCached` naming the command
+    not in the cache raises :class:`~speechxai.model_cache.ModelNotCached` naming the command
     that trains it. Opening the chapter's corpus (for its speakers and, for the
     recognisers, its training sequences, which key their cache) synthesises the embedded
     corpus if it is absent (seconds to minutes; that is not training) and may download a

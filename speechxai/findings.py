@@ -453,6 +453,21 @@ CLAIMS: tuple[Claim, ...] = (
         "navai.specificity.min_sens_minus_random_shifts_hi < 0",
     ),
     Claim(
+        "navai.lrp_smears", "navai", "krug2018",
+        "Aligned at the LRP maximum, the letter maps spread wider in time than aligned by "
+        "sensitivity, which averages out a plosive's short release burst (root-mean-square "
+        "distance of each map from the centre frame, mean over letters)",
+        "'more wide-spread across time using LRP'; the burst of 't' seen with sensitivity "
+        "only (Sec. 4.2)",
+        (Shown("max LRP", "navai.temporal_spread.max_lrp", fmt=".1f"),
+         Shown("max sens.", "navai.temporal_spread.max_sens", fmt=".1f"),
+         Shown("min sens.", "navai.temporal_spread.min_sens", fmt=".1f"),
+         Shown("'t' burst, max LRP", "navai.burst_contrast.t.max_lrp", fmt="+.2f"),
+         Shown("'t' burst, min sens.", "navai.burst_contrast.t.min_sens", fmt="+.2f")),
+        "navai.temporal_spread.max_lrp > max(navai.temporal_spread.max_sens, "
+        "navai.temporal_spread.min_sens)",
+    ),
+    Claim(
         "navai.activation_maximisation", "navai", "krug2018",
         "Activation maximisation gives interpretable, spectrogram-like inputs only for low "
         "layers, not for high layers or the output",

@@ -9,6 +9,7 @@ The paper's protocols (SGD with momentum, 10,000 steps) are the ``paper`` profil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
@@ -29,6 +30,7 @@ from speechxai.inputs import (
     placement_seeds,
     training_mean,
 )
+from speechxai.model_cache import cache_file, code_version, load_or_train
 
 N_CLASSES = {"digit": 10, "sex": 2}
 TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last}
@@ -59,25 +61,6 @@ def supported_precision(config):
 def config_key(config) -> str:
     """16 hex digits of the SHA-256 of a dataclass config's fields: the model cache's key."""
     return hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:16]
-
-
-class ModelNotCached(FileNotFoundError):
-    """A model asked for with ``cached_only=True`` is not in the model cache: ``path`` is the
-    checkpoint that is missing, ``command`` (if known) the command line that trains it."""
-
-    def __init__(self, path: Path, command: str | None = None):
-        self.path, self.command = Path(path), command
-        how = (f"run `{command}` to train it" if command
-               else "run the book chapter that trains it (speechxai book run)")
-        super().__init__(f"no cached model {self.path}: {how}")
-
-
-def save_checkpoint(payload: dict, path: Path) -> None:
-    """``torch.save`` into ``path`` atomically: a half-written file never looks cached."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
 
 
 @dataclass(frozen=True)
@@ -185,20 +168,36 @@ def train(
     (:class:`~speechxai.augment.Augmentation`; AlexNet's mean spectrogram then comes from
     one augmented pass over the training signals); validation accuracy is measured four
     times at fixed placements on at most ``VALIDATION_SIZE`` seeded validation signals.
-    ``cached_only``: never train; a model not in the cache raises :class:`ModelNotCached`.
+    Cached by :func:`speechxai.model_cache.load_or_train`, keyed by ``config`` and
+    :func:`classifier_code`. ``cached_only``: never train; a model not in the cache raises
+    :class:`~speechxai.model_cache.ModelNotCached`.
     """
     config = supported_precision(config)
-    cache_dir = cache_dir or data_root() / "models"
-    path = cache_dir / f"{config.architecture}-{config.task}-{config.key()}.pt"
-    model = build_model(config.architecture, config.task, config.width)
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
-        model.load_state_dict(saved["state"])
-        model.eval()
-        return TrainedModel(model, config, saved["mean"], saved["history"])
-    if cached_only:
-        raise ModelNotCached(path)
+    path = cache_file(cache_dir or data_root() / "models",
+                      f"{config.architecture}-{config.task}", config.key(), classifier_code())
 
+    def restore(saved: dict) -> TrainedModel:
+        model = build_model(config.architecture, config.task, config.width)
+        model.load_state_dict(saved["state"])
+        return TrainedModel(model.eval(), config, saved["mean"], saved["history"])
+
+    return load_or_train(path, lambda: _train(config, train_signals, val_signals, progress),
+                         restore, cached_only=cached_only)
+
+
+@functools.cache
+def classifier_code() -> str:
+    """The code version (:func:`~speechxai.model_cache.code_version`) of the AudioMNIST
+    classifiers: their networks, inputs, features, channel augmentation and this loop."""
+    from speechxai import augment, features, inputs, models, training
+
+    return code_version(models.audionet, models.alexnet, models.init, inputs, features,
+                        augment, training)
+
+
+def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: DigitSignals,
+           progress: bool) -> dict:
+    """:func:`train`'s training: the checkpoint payload (weights, mean, history)."""
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, config.task, config.width)
     memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format)
@@ -248,8 +247,7 @@ def train(
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                             val=f"{history['val_accuracy'][-1]:.3f}")
     model = model.to(memory_format=torch.contiguous_format).eval()  # as a loaded model is
-    save_checkpoint({"state": model.state_dict(), "mean": mean, "history": history}, path)
-    return TrainedModel(model, config, mean, history)
+    return {"state": model.state_dict(), "mean": mean, "history": history}
 
 
 def fit(network: nn.Module, config, loss_of, n_items: int, score=None,

@@ -23,6 +23,7 @@ from conftest import run_book as speechxai
 from speechxai.book import HTML_BUILD, chapters, timing_path
 from speechxai.datasets import REAL_DATA_ENV, real_data_root
 from speechxai.datasets.real import REAL_CORPORA
+from speechxai.profiles import chapter_parameters
 
 pytestmark = pytest.mark.book
 
@@ -59,6 +60,21 @@ def test_the_audiomnist_chapter_runs_on_real_speech(real_smoke_build):
     result = speechxai("check", "--profile", "smoke", "--dataset", "real", "--chapter",
                        "audiomnist", "--build-dir", str(real_smoke_build))
     assert result.returncode == 0, f"records drifted from tests/baselines:\n{result.stderr}"
+
+
+def test_the_audiomnist_chapter_reads_the_audiomnist_format(tmp_path):
+    """The smoke chapter trains on the embedded corpus; AudioMNIST's own layout (the paper
+    profile's corpus) goes through the chapter on its 6-recording sample."""
+    sample = ROOT / chapter_parameters("audiomnist", "smoke", {"dataset": "audiomnist"})[
+        "audiomnist_root"]
+    if not (sample / "data").is_dir():
+        pytest.skip(f"no AudioMNIST sample at {sample}")
+    run = speechxai("run", "--profile", "smoke", "--dataset", "audiomnist", "--chapter",
+                    "audiomnist", "--no-progress", "--build-dir", str(tmp_path))
+    assert run.returncode == 0, f"the AudioMNIST chapter failed on AudioMNIST:\n{run.stderr}"
+    records = json.loads((tmp_path / "records" / "audiomnist.smoke.audiomnist.json").read_text())
+    assert {"accuracy.alexnet.digit", "accuracy.audionet.sex", "flipping.digit.auc.lrp"} <= set(
+        records)
 
 
 def test_smoke_records_agree_with_the_committed_baselines(smoke_build):

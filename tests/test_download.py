@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 import threading
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from speechxai.datasets.download import (
     AUDIOMNIST_ARCHIVE,
     FSDD_ARCHIVE,
+    TRUST_ENV,
     Archive,
     DownloadError,
     download,
@@ -40,7 +42,8 @@ FILES = {
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """``/<mode>/<file>`` serves ``server.directory/<file>``: mode ``ok``, ``short`` (half
-    the bytes, then the connection closes) or ``nolength`` (no Content-Length)."""
+    the bytes, then the connection closes), ``nolength`` (no Content-Length) or ``slow``
+    (64 bytes every 50 ms)."""
 
     def do_GET(self):
         self.server.requests.append(self.path)
@@ -55,7 +58,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode != "nolength":
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data[: len(data) // 2] if mode == "short" else data)
+        if mode == "slow":  # a trickle: 64 bytes every 50 ms
+            for start in range(0, len(data), 64):
+                self.wfile.write(data[start:start + 64])
+                self.wfile.flush()
+                time.sleep(0.05)
+        else:
+            self.wfile.write(data[: len(data) // 2] if mode == "short" else data)
         self.close_connection = True
 
     def log_message(self, *args):
@@ -75,6 +84,13 @@ class Served:
     def archive(self, name: str, mode: str = "ok", **pins) -> Archive:
         pins = {"size": None, "sha256": None, **pins}
         return Archive(self.url(name, mode), name, member_prefix=PREFIX, name="corpus", **pins)
+
+
+@pytest.fixture(autouse=True)
+def trusted(monkeypatch):
+    """The tests serve their own unpinned archives: their first copies are confirmed (the
+    confirmation itself is tested on its own, with the variable removed)."""
+    monkeypatch.setenv(TRUST_ENV, "1")
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +150,14 @@ def contents(folder: Path) -> dict[str, bytes]:
 
 
 def listing(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    """Everything under ``folder`` but the lock files (``.locks/``, see speechxai.locking)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if ".locks" not in p.relative_to(folder).parts)
+
+
+def entries(folder: Path) -> list[str]:
+    """The names in ``folder`` but the lock folder."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".locks")
 
 
 def sha256(data: bytes) -> str:
@@ -158,7 +181,7 @@ def test_download_and_extract(server, tmp_path, maker):
     assert target.read_bytes() == data
     assert read_record(target) == (sha256(data), len(data))  # trust on first use
     assert record_path(target).read_text() == f"{sha256(data)}  {len(data)}\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == [name, name + ".sha256"]
+    assert entries(target.parent) == [name, name + ".sha256"]
     out = extract(target, tmp_path / "out" / "data", PREFIX)
     assert contents(out) == FILES  # the prefix stripped, README.md outside it skipped
     assert listing(tmp_path / "out") == ["data", "data/01", *(f"data/{f}" for f in sorted(FILES))]
@@ -175,7 +198,7 @@ def test_pinned_hash_accepts_and_mismatch_leaves_nothing(server, tmp_path):
     wrong_size = server.archive("a.tar.gz", size=len(data) + 1)
     with pytest.raises(DownloadError, match=f"expected {len(data) + 1} bytes"):
         download(wrong_size, folder / "bad.tar.gz", progress=False)
-    assert sorted(p.name for p in folder.iterdir()) == ["good.tar.gz", "good.tar.gz.sha256"]
+    assert entries(folder) == ["good.tar.gz", "good.tar.gz.sha256"]
 
 
 def test_short_read_leaves_nothing_and_a_retry_succeeds(server, tmp_path):
@@ -183,7 +206,7 @@ def test_short_read_leaves_nothing_and_a_retry_succeeds(server, tmp_path):
     target = tmp_path / "downloads" / "a.tar.gz"
     with pytest.raises(DownloadError, match=f"got {len(data) // 2} of {len(data)} bytes"):
         download(server.archive("a.tar.gz", mode="short"), target, progress=False)
-    assert list(target.parent.iterdir()) == []
+    assert entries(target.parent) == []
     download(server.archive("a.tar.gz"), target, progress=False)
     assert target.read_bytes() == data
 
@@ -192,7 +215,7 @@ def test_http_error_leaves_nothing(server, tmp_path):
     target = tmp_path / "downloads" / "missing.tar.gz"
     with pytest.raises(DownloadError, match="404"):
         download(server.archive("missing.tar.gz"), target, progress=False)
-    assert list(target.parent.iterdir()) == []
+    assert entries(target.parent) == []
 
 
 def test_no_content_length_with_a_progress_bar(server, tmp_path, capsys):
@@ -223,13 +246,35 @@ def test_record_catches_a_changed_upstream_archive(server, tmp_path):
     target.unlink()
     with pytest.raises(DownloadError, match="differs from the first download recorded"):
         download(server.archive("a.tar.gz"), target, progress=False)
-    assert sorted(p.name for p in target.parent.iterdir()) == ["a.tar.gz.sha256"]
+    assert entries(target.parent) == ["a.tar.gz.sha256"]
 
 
-def test_existing_file_without_pin_or_record_is_trusted_on_first_use(server, tmp_path):
+def test_existing_file_without_pin_or_record_is_recorded_once_confirmed(server, tmp_path,
+                                                                       monkeypatch, capsys):
     target = make_tar(tmp_path / "placed.tar.gz")  # e.g. copied by hand on an offline machine
     download(server.archive("absent.tar.gz"), target, progress=False)
     assert server.requests == [] and read_record(target).size == target.stat().st_size
+    assert f"trusting the first copy (not pinned): {target}: sha256" in capsys.readouterr().out
+
+
+def test_a_first_unpinned_download_is_not_trusted_silently(server, tmp_path, monkeypatch):
+    monkeypatch.delenv(TRUST_ENV)
+    data = make_tar(server.directory / "a.tar.gz").read_bytes()
+    target = tmp_path / "downloads" / "a.tar.gz"
+    with pytest.raises(DownloadError, match=f"sha256 {sha256(data)}.*not pinned.*"
+                                            f"{TRUST_ENV}=1 to record it"):
+        download(server.archive("a.tar.gz"), target, progress=False)
+    assert target.read_bytes() == data and read_record(target) is None  # kept, not recorded
+    with pytest.raises(DownloadError, match="not pinned"):  # still not, without confirmation
+        download(server.archive("a.tar.gz"), target, progress=False)
+    monkeypatch.setenv(TRUST_ENV, "1")
+    download(server.archive("a.tar.gz"), target, progress=False)
+    assert read_record(target).sha256 == sha256(data) and len(server.requests) == 1
+    pinned = server.archive("a.tar.gz", sha256=sha256(data))  # a pinned hash needs no one
+    monkeypatch.delenv(TRUST_ENV)
+    other = tmp_path / "pinned" / "a.tar.gz"
+    download(pinned, other, progress=False)
+    assert other.read_bytes() == data
 
 
 def test_truncated_archive_is_refused_and_a_retry_works(tmp_path):
@@ -392,3 +437,73 @@ def test_audiomnist_download_true_fetches_and_loads(server, tmp_path, monkeypatc
     assert corpus[1].digit == 7 and corpus[1].sample_rate == 48000
     AudioMNIST(tmp_path / "corpus", download=True)  # present: no second request
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_an_archive_that_expands_a_thousandfold_is_refused(tmp_path, kind):
+    bomb = {"01/0_01_0.wav": bytes(30 * 2**20)}  # 30 MiB of zeros compress to ~30 KiB
+    if kind == "zip":
+        path = tmp_path / "bomb.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{PREFIX}/01/0_01_0.wav", bomb["01/0_01_0.wav"])
+    else:
+        path = make_tar(tmp_path / "bomb.tar.gz", files=bomb)
+    assert path.stat().st_size < 2**20
+    destination = tmp_path / "data"
+    with pytest.raises(DownloadError, match="expands beyond .* decompression bomb"):
+        extract(path, destination, PREFIX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing left behind
+
+
+def test_an_unpinned_download_larger_than_the_cap_is_refused(server, tmp_path):
+    (server.directory / "big.bin").write_bytes(bytes(3 * 2**20))
+    target = tmp_path / "downloads" / "big.bin"
+    with pytest.raises(DownloadError, match="more than 2,097,152 bytes, the most accepted"):
+        download(server.archive("big.bin"), target, progress=False, max_bytes=2 * 2**20)
+    assert entries(target.parent) == []
+    download(server.archive("big.bin"), target, progress=False, max_bytes=4 * 2**20)
+    assert target.stat().st_size == 3 * 2**20
+
+
+def test_a_trickling_server_meets_the_overall_deadline(server, tmp_path):
+    make_tar(server.directory / "a.tar.gz")
+    target = tmp_path / "downloads" / "a.tar.gz"
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="took longer than 0 s"):
+        download(server.archive("a.tar.gz", mode="slow"), target, progress=False, deadline=0.3)
+    assert time.monotonic() - started < 10 and entries(target.parent) == []
+
+
+def test_temporaries_of_killed_downloads_are_removed_on_the_next_fetch(server, tmp_path):
+    make_tar(server.directory / "a.tar.gz")
+    downloads = tmp_path / "c" / "downloads"
+    downloads.mkdir(parents=True)
+    stale = [downloads / ".a.tar.gz.4242-0123abcd.part",
+             tmp_path / "c" / ".data.4242-89abcdef.partial"]
+    stale[0].write_bytes(b"half an archive")
+    stale[1].mkdir()
+    keep = downloads / ".notes.txt"
+    keep.write_text("mine")
+    folder = fetch_into(server.archive("a.tar.gz"), tmp_path / "c", "data", progress=False)
+    assert contents(folder) == FILES
+    assert not any(path.exists() for path in stale) and keep.exists()
+
+
+def _fetch(url_archive, root):
+    fetch_into(url_archive, root, "data", progress=False)
+
+
+def test_concurrent_fetches_into_one_folder_download_once(server, tmp_path):
+    import multiprocessing
+
+    make_tar(server.directory / "a.tar.gz")
+    archive = server.archive("a.tar.gz")
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_fetch, args=(archive, tmp_path / "c")) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert server.requests == ["/ok/a.tar.gz"]
+    assert contents(tmp_path / "c" / "data") == FILES

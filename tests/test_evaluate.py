@@ -24,11 +24,23 @@ from speechxai.experiments import audiomnist as study
 from speechxai.experiments import deepspeech, navai
 from speechxai.features import AUDIOMNIST_LENGTH, resample
 from speechxai.inputs import DigitSignals, frame_signal, load_signals
-from speechxai.profiles import chapter_parameters
-from speechxai.training import ModelNotCached, predict
+from speechxai.model_cache import ModelNotCached
+from speechxai.profiles import CHAPTER_SIZES, chapter_parameters
+from speechxai.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"n_speakers": 6, "per_digit": 1}  # the deepspeech/navai smoke corpus, for audiomnist too
+TINY_SMOKE = {
+    "audiomnist": {"training": {a: {t: {"steps": 3, "batch_size": 4, "width": 0.1, "bf16": False}
+                                    for t in ("digit", "sex")} for a in ("alexnet", "audionet")}},
+    "deepspeech": {**SMALL, "n_train": 16, "n_test": 4,
+                   "recognizer": {"hidden": 16, "steps": 3, "batch_size": 4}},
+    "navai": {**SMALL, "n_train": 8, "n_test": 4,
+              "recognizer": {"channels": [8, 8], "kernels": [5, 5], "strides": [1, 1],
+                             "steps": 3, "batch_size": 4}},
+}
+"""Smoke sizes of 3 training steps, patched into the profile while this module's models are
+trained and evaluated: it tests evaluate's plumbing, not what the models learn."""
 RATES = (22050, 16000, 8000, 44100)
 
 
@@ -38,6 +50,9 @@ def cache(tmp_path_factory):
     trained by the chapters' own calls (``$SPEECHXAI_DATA_DIR`` points there meanwhile)."""
     root = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
+        for chapter, sizes in TINY_SMOKE.items():  # evaluate reads the patched profile too
+            for name, value in sizes.items():
+                patch.setitem(CHAPTER_SIZES[chapter]["smoke"], name, value)
         patch.setenv("SPEECHXAI_DATA_DIR", str(root))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # tiny models (conftest.one_torch_thread)

@@ -183,12 +183,13 @@ def test_accuracy_interval_brackets_the_mean_over_folds_and_narrows_with_data(ru
     assert (table["accuracy (%)"] <= table["95% high"]).all()
 
 
-def test_parameter_randomization_cascades_both_methods_through_every_layer(runs):
+def test_parameter_randomization_cascades_every_method_through_every_layer(runs):
     from speechxai.attribution.sanity import parameter_layers
 
     run = runs["audionet", "digit"][0]
-    cascades = study.parameter_randomization(run.trained, run.test, n=2)
-    assert set(cascades) == {"saliency", "lrp"}
+    cascades = study.parameter_randomization(run.trained, run.test, n=2, n_background=3,
+                                             shap_samples=4)
+    assert set(cascades) == {"saliency", "lrp", "shap"}
     layers = ["none", *parameter_layers(run.trained.model)]
     for cascade in cascades.values():
         assert list(cascade.index) == layers and cascade["none"] == 1.0

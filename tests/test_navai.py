@@ -10,12 +10,16 @@ import torch
 
 from speechxai.attribution.navai import (
     ALIGNMENTS,
+    LetterMaps,
     align,
     alignment_shift,
+    burst_contrast,
     letter_specificity,
     navai,
     navai_grid,
+    temporal_spread,
 )
+from speechxai.experiments.navai import pooled_controls
 
 BINS, WIDTH, CENTRE = 6, 31, 15
 
@@ -152,3 +156,39 @@ def test_an_alignment_on_the_letters_beats_both_nulls_and_noise_does_not():
     assert lo < 0 < hi and abs(estimate) < 0.1
     with pytest.raises(ValueError, match="unknown null"):
         specificity_against_null(windows, aligned, "gaussian")
+
+
+def _maps(columns: dict[str, int], rf: int = 21, bins: int = 4, width: int = 1):
+    """LetterMaps whose letter ``l`` is 1 in all bins at ``width`` frames centred
+    ``columns[l]`` frames from the centre, 0 elsewhere."""
+    maps = np.zeros((len(columns), bins, rf))
+    for k, offset in enumerate(columns.values()):
+        start = rf // 2 + offset - width // 2
+        maps[k, :, start : start + width] = 1.0
+    letters = list(columns)
+    return LetterMaps(letters, maps, maps, np.ones(len(letters), dtype=int),
+                      np.zeros(len(letters), dtype=int), letters)
+
+
+def test_temporal_spread_is_the_distance_of_the_maps_from_the_centre():
+    assert temporal_spread(_maps({"a": 0, "t": 0})) == 0.0
+    assert temporal_spread(_maps({"a": 3, "t": -5})) == pytest.approx(4.0)  # mean of 3 and 5
+
+
+def test_burst_contrast_sees_a_short_broadband_rise_at_the_centre():
+    assert burst_contrast(_maps({"a": 6, "t": 0}, width=3), "t") == pytest.approx(1.0)
+    assert burst_contrast(_maps({"a": 0, "t": 6}, width=1), "t") == pytest.approx(-1 / 12)
+    flat = _maps({"a": 0, "t": 0})
+    flat.maps[:] = 0.5
+    assert burst_contrast(flat, "t") == 0.0
+    with pytest.raises(ValueError, match="no map of letter 'x'"):
+        burst_contrast(flat, "x")
+
+
+def test_controls_pooled_over_seeds_hold_only_when_every_seed_holds():
+    first = {"min_sens": {"random_shifts": (-0.10, -0.15, -0.05)}}
+    second = {"min_sens": {"random_shifts": (-0.02, -0.06, 0.01)}}
+    pooled = pooled_controls([first, second])["min_sens"]["random_shifts"]
+    assert pooled == pytest.approx((-0.06, -0.15, 0.01))
+    assert pooled_controls([first])["min_sens"]["random_shifts"] == first["min_sens"][
+        "random_shifts"]

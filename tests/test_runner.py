@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, write_chapter
 
 from speechxai import baselines, book
-from speechxai.profiles import chapter_parameters
+from speechxai.profiles import PROFILES, chapter_parameters
 
 
 def speechxai(*args, cwd):
@@ -39,10 +40,12 @@ def test_profiles_set_parameters_and_overrides_win():
 
 
 def test_a_dataset_brings_its_own_sizes():
-    smoke_sample = chapter_parameters("audiomnist", "smoke")["audiomnist_root"]
-    assert smoke_sample.endswith("audiomnist-sample")
-    # FSDD is not looked for in the AudioMNIST sample's folder
-    assert chapter_parameters("audiomnist", "smoke", {"dataset": "fsdd"})["audiomnist_root"] is None
+    # smoke trains on the embedded corpus; AudioMNIST's format runs on its shared sample
+    assert chapter_parameters("audiomnist", "smoke")["dataset"] == "embedded"
+    sample = chapter_parameters("audiomnist", "smoke", {"dataset": "audiomnist"})
+    assert sample["audiomnist_root"].endswith("audiomnist-sample")
+    assert sample["training"]["alexnet"]["digit"]["steps"] == 3
+    assert "audiomnist_root" not in chapter_parameters("audiomnist", "smoke", {"dataset": "fsdd"})
     real = chapter_parameters("audiomnist", "quick", {"dataset": "real"})
     assert real["n_folds"] == 2 and real["mix_embedded"] == ["digit"]
     assert "mix_embedded" not in chapter_parameters("audiomnist", "quick")
@@ -84,6 +87,56 @@ def test_a_failing_chapter_exits_non_zero_and_prints_the_cell(tiny_book):
     # the chapter before it ran and kept its records; the failed notebook is kept to read
     assert (tiny_book / "_build/records/echo.smoke.json").exists()
     assert (tiny_book / "_build/notebooks/broken.ipynb").exists()
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (("-p", "seeed", "3"), "no chapter of echo takes a parameter 'seeed'; did you mean 'seed'?"),
+    (("-p", "profile", "paper"), "-p profile paper conflicts with --profile smoke"),
+    (("-p", "seed", "0.5"), "-p seed must be an integer, got 0.5"),
+    (("-p", "seed", "true"), "-p seed must be an integer, got True"),
+])
+def test_overrides_that_would_run_something_else_are_refused_before_any_kernel(
+        tiny_book, arguments, message):
+    result = speechxai("book", "run", "--profile", "smoke", "--chapter", "echo", *arguments,
+                       "--no-progress", cwd=tiny_book)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tiny_book / "_build/notebooks/echo.ipynb").exists()  # no kernel started
+
+
+def test_a_chapter_gets_only_the_overrides_it_declares(tiny_book):
+    write_chapter(tiny_book, "other", ['from speechxai.book import record\nrecord("depth", depth)'],
+                  'profile = "quick"\ndataset = "embedded"\nseed = 0\ndepth = 1')
+    (tiny_book / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                        "  - file: book/echo\n  - file: book/other\n")
+    result = speechxai("book", "run", "--profile", "smoke", "-p", "depth", "4", "-p", "scale",
+                       "2", "--no-progress", cwd=tiny_book)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tiny_book / "_build/records/other.smoke.json").read_text()) == {
+        "depth": 4.0}
+    assert json.loads((tiny_book / "_build/records/echo.smoke.json").read_text())["scaled"] == 5
+
+
+def test_a_dead_kernel_names_the_chapter_the_cell_and_the_likely_cause(tiny_book):
+    write_chapter(tiny_book, "dies",
+                  ["x = 1", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"],
+                  'profile = "quick"\ndataset = "embedded"\nseed = 0')
+    (tiny_book / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                        "  - file: book/dies\n")
+    result = speechxai("book", "run", "--profile", "smoke", "--no-progress", cwd=tiny_book)
+    assert result.returncode == 1
+    assert "chapter 'dies' failed in this cell" in result.stderr
+    assert "os.kill(os.getpid(), signal.SIGKILL)" in result.stderr
+    assert "the kernel died without a Python error" in result.stderr and "memory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_parameter_a_profile_sets_is_declared_by_its_chapter():
+    for chapter in book.chapters(ROOT):
+        declared = book.declared_parameters(chapter.source)
+        for profile in PROFILES:
+            missing = set(chapter_parameters(chapter.name, profile)) - declared
+            assert not missing, f"{chapter.name} at {profile} sets undeclared {missing}"
 
 
 def test_check_cli_fails_on_drift_naming_chapter_and_record(tiny_book):

@@ -11,10 +11,12 @@ import torch
 
 import speechxai.training
 from speechxai.inputs import DigitSignals
+from speechxai.model_cache import cache_file
 from speechxai.training import (
     TrainingConfig,
     accuracy,
     build_model,
+    classifier_code,
     scale_first_layer,
     supported_precision,
     train,
@@ -95,7 +97,8 @@ def test_bf16_is_trained_only_where_the_cpu_has_it(tmp_path, monkeypatch, native
     trained = train(requested, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
     assert trained.config.bf16 is native
     expected = requested if native else replace(requested, bf16=False)
-    assert [p.name for p in tmp_path.glob("*.pt")] == [f"audionet-digit-{expected.key()}.pt"]
+    assert [p.name for p in tmp_path.glob("*.pt")] == [
+        cache_file(tmp_path, "audionet-digit", expected.key(), classifier_code()).name]
     assert supported_precision(replace(CONFIG, bf16=False)).bf16 is False
 
 

@@ -9,13 +9,19 @@ Layout made by `fetch_into` (and `fetch`), everything for a corpus under its own
 
 Nothing half-done is ever left at a final path: downloads and extractions go to hidden
 temporary siblings that are renamed into place only when complete, and removed on failure,
-so calling again simply starts over.
+so calling again simply starts over; temporaries that a killed process left behind are removed
+by the next fetch. One process at a time fetches into a folder (a lock in ``<root>/.locks/``):
+a second one waits and then finds the corpus there. A download of unpinned size stops at
+`MAX_UNPINNED_BYTES`, every download at `DEADLINE` seconds, and an extraction that would
+expand the archive more than `MAX_EXPANSION_RATIO`-fold (or beyond `MAX_EXTRACTED_BYTES`)
+stops as a likely decompression bomb.
 
 The GitHub archives' sizes and hashes are not pinned (``None``): they were written without
 internet access, and GitHub generates these archives on the fly (a branch archive changes
-with every commit). The first download is therefore trusted and recorded, and later uses
-verify against that record: this catches a damaged or changed copy, not a bad first
-download. Pin ``size`` and ``sha256`` in an `Archive` to verify against known values, as
+with every commit). Their first download is therefore not trusted silently: its hash is
+printed and the download stops until the user confirms it (``SPEECHXAI_TRUST_UNPINNED=1``,
+`TRUST_ENV`) or pins it; the confirmed copy is recorded, and later uses verify against that
+record. Pin ``size`` and ``sha256`` in an `Archive` to verify against known values, as
 `LIBRISPEECH_ARCHIVE` does.
 """
 
@@ -30,6 +36,7 @@ import secrets
 import shutil
 import stat
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -42,8 +49,14 @@ from typing import IO, NamedTuple
 
 from tqdm import tqdm
 
+from speechxai.locking import exclusive_lock
+
 CHUNK_SIZE = 1 << 20
 TIMEOUT = 60.0
+DEADLINE = 4 * 3600.0
+"""Seconds a whole download may take."""
+MAX_UNPINNED_BYTES = 10 * 2**30
+"""Largest download accepted from an archive whose size is not pinned."""
 USER_AGENT = "speechxai/0.1 (corpus downloader; Python urllib)"
 MANIFEST_VERSION = 1
 
@@ -94,7 +107,7 @@ class Archive:
         File name for the downloaded archive (``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``).
     size, sha256
         Size in bytes and SHA-256 hex digest, or ``None`` when unknown: the first download
-        is then trusted and recorded (see `download`).
+        is then recorded once the user confirms its printed hash (see `download`).
     member_prefix
         Folder inside the archive to keep, e.g. ``"AudioMNIST-master/data"``; extracted with
         the prefix stripped. ``""`` keeps everything.
@@ -189,7 +202,8 @@ def read_record(target: Path) -> Digest | None:
     return Digest(match[1], int(match[2]))
 
 
-def download(archive: Archive, target: Path, progress: bool = True, *, timeout=TIMEOUT) -> Path:
+def download(archive: Archive, target: Path, progress: bool = True, *, timeout=TIMEOUT,
+             deadline: float = DEADLINE, max_bytes: int = MAX_UNPINNED_BYTES) -> Path:
     """Download ``archive.url`` to ``target``, verified, atomically.
 
     The body is streamed in chunks (with a ``tqdm`` bar sized from Content-Length, when
@@ -197,9 +211,10 @@ def download(archive: Archive, target: Path, progress: bool = True, *, timeout=T
     once complete and verified; on any failure it is deleted, so a call again starts over.
 
     Verification: pinned ``archive.size``/``archive.sha256`` when given; otherwise the
-    digest recorded in ``<target>.sha256`` (see `record_path`) by the first download
-    (trust on first use: that first download itself is verified only against
-    Content-Length). The record is (re)written after every successful download.
+    digest recorded in ``<target>.sha256`` (see `record_path`) by the first download, which
+    is verified only against Content-Length and so is recorded only once the user confirms
+    its printed hash (``$SPEECHXAI_TRUST_UNPINNED=1``; else :class:`DownloadError`, the file
+    kept). The record is (re)written after every successful download.
 
     Parameters
     ----------
@@ -211,12 +226,19 @@ def download(archive: Archive, target: Path, progress: bool = True, *, timeout=T
         Show a progress bar.
     timeout
         Seconds to wait for the server on connect and on each read.
+    deadline
+        Seconds the whole download may take (a server trickling bytes never ends otherwise).
+    max_bytes
+        Largest download accepted when ``archive.size`` is not pinned.
+
+    One process at a time downloads ``target`` (a lock beside it: a second one waits, then
+    finds the file verified); temporaries of downloads that were killed are removed first.
 
     Returns
     -------
     Path
         ``target``. If it already existed and verified, nothing was downloaded (an existing
-        file with neither pin nor record is trusted and recorded).
+        file with neither pin nor record is recorded once confirmed, as a first download).
 
     Raises
     ------
@@ -226,16 +248,48 @@ def download(archive: Archive, target: Path, progress: bool = True, *, timeout=T
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(target):
+        _remove_stale_temporaries(target.parent)
+        return _download(archive, target, progress, timeout, deadline, max_bytes)
+
+
+def _download(archive: Archive, target: Path, progress: bool, timeout, deadline: float,
+              max_bytes: int) -> Path:
     if target.is_file():
         digest, record = file_digest(target), read_record(target)
         if not _mismatches(archive, digest, record, target):
             if record is None:
+                _confirm_unpinned(archive, target, digest)
                 _write_record(target, digest)
             return target
         target.unlink()  # damaged or changed copy: fetch a fresh one
-    digest = _download_verified(archive, target, progress, timeout)
+    first = read_record(target) is None
+    digest = _download_verified(archive, target, progress, timeout, deadline, max_bytes)
+    if first:
+        _confirm_unpinned(archive, target, digest)
     _write_record(target, digest)
     return target
+
+
+TRUST_ENV = "SPEECHXAI_TRUST_UNPINNED"
+"""Set to 1 to accept (and record) the first copy of an archive whose SHA-256 is not pinned."""
+
+
+def _confirm_unpinned(archive: Archive, target: Path, digest: Digest) -> None:
+    """Nothing vouches for the first copy of an archive without a pinned SHA-256: print its
+    hash and accept it only when ``$SPEECHXAI_TRUST_UNPINNED`` is 1; otherwise raise, keeping
+    the file, so that a run with the variable set records it without downloading again."""
+    if archive.sha256 is not None:
+        return
+    seen = f"{target}: sha256 {digest.sha256}, {digest.size:,} bytes, from {archive.url}"
+    if os.environ.get(TRUST_ENV, "") == "1":
+        print(f"trusting the first copy (not pinned): {seen}")
+        return
+    raise DownloadError(
+        f"{seen}; this archive's hash is not pinned, so nothing vouches for this first copy. "
+        f"Compare the hash with the publisher's, then pin it (Archive(sha256=..., size=...)) "
+        f"or run again with {TRUST_ENV}=1 to record it (the file stays, nothing is downloaded "
+        f"again)")
 
 
 def _mismatches(archive: Archive, got: Digest, record: Digest | None, target: Path) -> list[str]:
@@ -256,8 +310,11 @@ def _mismatches(archive: Archive, got: Digest, record: Digest | None, target: Pa
     return problems
 
 
-def _download_verified(archive: Archive, target: Path, progress: bool, timeout) -> Digest:
+def _download_verified(archive: Archive, target: Path, progress: bool, timeout,
+                       deadline: float, max_bytes: int) -> Digest:
     url = archive.url
+    limit = archive.size if archive.size is not None else max_bytes
+    started = time.monotonic()
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with _temporary_sibling(target, ".part") as temporary:
         try:
@@ -283,15 +340,21 @@ def _download_verified(archive: Archive, target: Path, progress: bool, timeout) 
                     disable=not progress,
                 )
                 with bar:
-                    while chunk := response.read(CHUNK_SIZE):
+                    while chunk := response.read1(CHUNK_SIZE):  # what has arrived
                         out.write(chunk)
                         hasher.update(chunk)
                         got += len(chunk)
                         bar.update(len(chunk))
-                        if archive.size is not None and got > archive.size:
+                        if got > limit:
                             raise DownloadError(
                                 f"{url}: size mismatch: expected {archive.size} bytes, got more"
-                            )
+                                if archive.size is not None else
+                                f"{url}: more than {max_bytes:,} bytes, the most accepted from "
+                                "an archive of unpinned size (pass max_bytes to allow more)")
+                        if time.monotonic() - started > deadline:
+                            raise DownloadError(
+                                f"downloading {url} took longer than {deadline:.0f} s (got {got:,} "
+                                "bytes): the server is too slow; call again to retry")
                 out.flush()
                 os.fsync(out.fileno())
         except DownloadError:
@@ -363,8 +426,9 @@ def extract(archive_path: Path, destination: Path, member_prefix: str = "") -> P
     with _temporary_sibling(destination, ".partial") as temporary:
         temporary.mkdir()
         try:
+            budget = _ExpansionBudget(archive_path)
             with _members(archive_path) as members:
-                kept = _extract_members(members, temporary, prefix)
+                kept = _extract_members(members, temporary, prefix, budget)
         except DownloadError:
             raise
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
@@ -418,9 +482,38 @@ def _zip_members(archive: zipfile.ZipFile) -> Iterator[_Member]:
             yield _Member(info.filename, "file", open=lambda info=info: archive.open(info))
 
 
-def _extract_members(members: Iterator[_Member], root: Path, prefix: tuple[str, ...]) -> int:
-    """Write the members under ``prefix`` into ``root``; symbolic links last, so that no
-    file is ever written through one. Returns how many members were kept."""
+MAX_EXPANSION_RATIO = 50
+"""Extracted bytes per archive byte beyond which extraction stops: audio archives expand by
+1-2x (WAV in a zip, FLAC in a tar), a decompression bomb by thousands."""
+MAX_EXTRACTED_BYTES = 50 * 2**30
+"""Extracted bytes beyond which extraction stops, whatever the archive's size."""
+
+
+class _ExpansionBudget:
+    """Counts extracted bytes against :data:`MAX_EXPANSION_RATIO` times the archive's size
+    and :data:`MAX_EXTRACTED_BYTES`, whichever is smaller."""
+
+    def __init__(self, archive_path: Path):
+        self.archive_path = archive_path
+        self.limit = min(MAX_EXTRACTED_BYTES,
+                         MAX_EXPANSION_RATIO * max(archive_path.stat().st_size, 1))
+        self.used = 0
+
+    def copy(self, source: IO[bytes], out: IO[bytes]) -> None:
+        while chunk := source.read(CHUNK_SIZE):
+            self.used += len(chunk)
+            if self.used > self.limit:
+                raise DownloadError(
+                    f"{self.archive_path} expands beyond {self.limit:,} bytes "
+                    f"({MAX_EXPANSION_RATIO}x its {self.archive_path.stat().st_size:,} bytes or "
+                    f"{MAX_EXTRACTED_BYTES:,} at most): refusing a likely decompression bomb")
+            out.write(chunk)
+
+
+def _extract_members(members: Iterator[_Member], root: Path, prefix: tuple[str, ...],
+                     budget: _ExpansionBudget) -> int:
+    """Write the members under ``prefix`` into ``root``, within ``budget``; symbolic links
+    last, so that no file is ever written through one. Returns how many members were kept."""
     kept = 0
     links = []
     for member in members:
@@ -434,7 +527,7 @@ def _extract_members(members: Iterator[_Member], root: Path, prefix: tuple[str, 
         elif member.kind == "file":
             path.parent.mkdir(parents=True, exist_ok=True)
             with member.open() as source, open(path, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK_SIZE)
+                budget.copy(source, out)
         elif member.kind == "symlink":
             if _lexically_outside(relative[:-1], member.link):
                 raise _refuse(member, f"symbolic link to {member.link!r} leaves the destination")
@@ -446,7 +539,8 @@ def _extract_members(members: Iterator[_Member], root: Path, prefix: tuple[str, 
             if not inside or not source_path.is_file():
                 raise _refuse(member, f"hard link to {member.link!r} outside the kept files")
             path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source_path, path)
+            with open(source_path, "rb") as source, open(path, "wb") as out:
+                budget.copy(source, out)
         else:
             raise _refuse(member, "unsupported member type (device, fifo...)")
         kept += 1
@@ -583,6 +677,13 @@ def fetch_into(
         ``root / folder``.
     """
     destination = Path(root) / folder
+    with exclusive_lock(destination):  # a second fetch into the same folder waits, then reuses
+        _remove_stale_temporaries(Path(root))
+        return _fetch_into(archive, root, destination, downloads, progress, verify)
+
+
+def _fetch_into(archive: Archive, root: Path, destination: Path, downloads: Path | None,
+                progress: bool, verify: bool) -> Path:
     if destination.is_dir():
         manifest = manifest_path(destination)
         if verify and manifest.is_file():
@@ -617,6 +718,24 @@ def fetch(archive: Archive, root: Path, *, progress: bool = True) -> Path:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+_TEMPORARY = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.(part|partial|tmp)")
+"""Names :func:`_temporary_sibling` gives."""
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporaries that killed downloads or extractions left in ``folder`` and
+    its ``downloads/``; called under the lock, so none of them belongs to a live fetch."""
+    for parent in (folder, folder / "downloads"):
+        if not parent.is_dir():
+            continue
+        for path in parent.iterdir():
+            if _TEMPORARY.fullmatch(path.name):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -91,3 +91,20 @@ def plot_navai_grid(grid: dict[str, object], frequencies: np.ndarray,
             ax.set_xlabel("frame (10 ms)")
         figure.colorbar(image, ax=axes, shrink=0.4, label="NAvAI (normalised)")
     return figure
+
+
+def plot_burst_profiles(grid: dict[str, object], letter: str):
+    """``letter``'s NAvAI map (:func:`~speechxai.attribution.navai.navai`) averaged over
+    frequency against the frame offset from the centre, one line per alignment: a plosive's
+    release burst is a narrow peak at 0 (Krug & Stober 2018, Sec. 4.2)."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        figure, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+        for name, result in grid.items():
+            profile = result.maps[result.letters.index(letter)].mean(0)
+            offsets = np.arange(len(profile)) - len(profile) // 2
+            ax.plot(offsets, profile, label=name.replace("_", " "))
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set(xlabel="frames from the window's centre",
+               ylabel="map averaged over frequency", title=f"letter '{letter}'")
+        ax.legend(title="aligned at", fontsize=8)
+    return figure

@@ -21,6 +21,7 @@ from speechxai.attribution import (
     relevance_stream,
     without_biases,
 )
+from speechxai.attribution.gradient_shap import gradient_shap
 from speechxai.attribution.lrp import input_gradient
 from speechxai.attribution.sanity import cascading_randomization, finite_mean
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
@@ -513,16 +514,21 @@ def bias_free_conservation(trained: TrainedModel, signals: DigitSignals, n: int 
 
 
 def parameter_randomization(trained: TrainedModel, signals: DigitSignals, n: int = 8,
-                            seed: int = 0) -> dict[str, pd.Series]:
+                            seed: int = 0, n_background: int = 16,
+                            shap_samples: int = 16) -> dict[str, pd.Series]:
     """Adebayo et al.'s (2018) cascading randomisation of ``trained`` for saliency (the input
-    gradient) and LRP (the chapter's composite, bounds of the unrandomised inputs) of the true
-    class, on at most ``n`` seeded test signals."""
+    gradient), LRP (the chapter's composite, bounds of the unrandomised inputs) and SHAP
+    (expected gradients against ``n_background`` other seeded test inputs, ``shap_samples``
+    draws per input) of the true class, on at most ``n`` seeded test signals."""
     _, inputs, labels = explained_inputs(trained, signals, n, seed)
+    _, background, _ = explained_inputs(trained, signals, n_background, seed + 1)
     targets = torch.as_tensor(labels)
     low, high = inputs.min().item(), inputs.max().item()
     methods = {
         "saliency": lambda model: input_gradient(model, inputs, targets).numpy(),
         "lrp": lambda model: fast_relevance(model, inputs, targets, low, high).numpy(),
+        "shap": lambda model: gradient_shap(model, inputs, labels, background, shap_samples,
+                                            seed),
     }
     return {name: cascading_randomization(trained.model, method, seed)
             for name, method in methods.items()}

@@ -12,6 +12,7 @@ normalise its features), and attributions explain exactly those windows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,15 +52,10 @@ from speechxai.evaluation.bootstrap import paired_bootstrap
 from speechxai.evaluation.deletion import DEFAULT_FRACTIONS as DELETION_FRACTIONS
 from speechxai.evaluation.deletion import deletion_auc, deletion_curve
 from speechxai.features import mfcc_frames, mfcc_windows
+from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
-from speechxai.training import (
-    ModelNotCached,
-    config_key,
-    fit_ctc,
-    save_checkpoint,
-    supported_precision,
-)
+from speechxai.training import config_key, fit, fit_ctc, supported_precision
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
 
@@ -191,29 +187,45 @@ def train_recognizer(
     :func:`speechxai.training.supported_precision`). Items need ``waveform``, ``sample_rate``
     and ``transcript``; with ``config.augment`` the training set holds that many channel copies
     of each besides the originals (:func:`speechxai.augment.with_channel_copies`). Cached at
-    ``<cache_dir or data_root()/models>/deepspeech-<key>.pt``, keyed by the configuration and
-    the training data's waveforms and transcripts.
+    ``<cache_dir or data_root()/models>/deepspeech-<key>.pt``, keyed by the configuration,
+    the training data's waveforms and transcripts and :func:`recognizer_code`.
 
     ``monitor_items`` (e.g. held-out sequences) are scored by :func:`evaluate` five times
     during training; their CERs land in ``history["cer"]`` (they do not change the weights).
     ``cached_only``: never train; a recognizer not in the cache raises
-    :class:`~speechxai.training.ModelNotCached`.
+    :class:`~speechxai.model_cache.ModelNotCached`.
     """
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
     config = supported_precision(config)
-    key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode())
-    path = Path(cache_dir or data_root() / "models") / f"deepspeech-{key.hexdigest()[:16]}.pt"
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
+    path = cache_file(cache_dir or data_root() / "models", "deepspeech", config.key(),
+                      _data_key(items), recognizer_code())
+
+    def restore(saved: dict) -> TrainedRecognizer:
         model = DeepSpeech(config.hidden)
         model.load_state_dict(saved["state"])
         return TrainedRecognizer(model.eval(), config, saved["history"], saved["mean"],
                                  saved["std"])
-    if cached_only:
-        raise ModelNotCached(path)
 
+    return load_or_train(path, lambda: _train(config, items, monitor_items, progress), restore,
+                         cached_only=cached_only)
+
+
+@functools.cache
+def recognizer_code() -> str:
+    """The code version (:func:`~speechxai.model_cache.code_version`) of the recogniser: its
+    network, MFCC features, channel copies, CTC loss and training loop."""
+    from speechxai import augment, ctc, features
+    from speechxai.models import deepspeech
+
+    return code_version(deepspeech, features, augment, ctc, fit, fit_ctc, CTCConfig,
+                        train_recognizer, _train, _frames, _batch, _Standardised, _fold)
+
+
+def _train(config: CTCConfig, items: list, monitor_items: Sequence | None,
+           progress: bool) -> dict:
+    """:func:`train_recognizer`'s training: the checkpoint payload."""
     items = with_channel_copies(items, config.augment, config.seed)
     frames = [_frames(item) for item in tqdm(items, desc="MFCC", disable=not progress)]
     transcripts = [item.transcript for item in items]
@@ -232,9 +244,7 @@ def train_recognizer(
                       None if monitor_items is None else score, f"DeepSpeech({config.hidden})",
                       progress)
     model = _fold(network.model, mean, std).eval()
-    save_checkpoint({"state": model.state_dict(), "history": history, "mean": mean, "std": std},
-                    path)
-    return TrainedRecognizer(model, config, history, mean, std)
+    return {"state": model.state_dict(), "history": history, "mean": mean, "std": std}
 
 
 class Recognition(NamedTuple):

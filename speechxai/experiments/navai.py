@@ -22,9 +22,9 @@ unpadded spectrogram and hold no padding.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,22 +35,23 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from speechxai.attribution.navai import (
+    NULLS,
+    LetterMaps,
     LetterWindows,
     letter_windows,
+    lrp_bn_rule,
+    navai_grid,
+    sensitivity,
+    specificity_against_null,
 )
 from speechxai.augment import with_channel_copies
 from speechxai.ctc import character_error_rate, greedy_decode, word_error_rate
 from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
 from speechxai.features import log_mel
+from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
-from speechxai.training import (
-    ModelNotCached,
-    config_key,
-    fit_ctc,
-    save_checkpoint,
-    supported_precision,
-)
+from speechxai.training import config_key, fit, fit_ctc, supported_precision
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
 
@@ -194,28 +195,45 @@ def train_wav2letter(
     ``sample_rate`` and ``transcript``; with ``config.augment`` the training set holds that
     many channel copies of each besides the originals
     (:func:`speechxai.augment.with_channel_copies`). Cached at
-    ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``, keyed by the configuration and
-    the training data's waveforms and transcripts.
+    ``<cache_dir or data_root()/models>/wav2letter-<key>.pt``, keyed by the configuration,
+    the training data's waveforms and transcripts and :func:`wav2letter_code`.
 
     ``monitor_items`` are scored by :func:`evaluate_wav2letter` five times during training;
     their CERs land in ``history["cer"]`` (they do not change the weights and are not part
     of the cache key). ``cached_only``: never train; a model not in the cache raises
-    :class:`~speechxai.training.ModelNotCached`.
+    :class:`~speechxai.model_cache.ModelNotCached`.
     """
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
     config = supported_precision(config)
-    key = hashlib.sha256(f"{config.key()}:{_data_key(items)}".encode())
-    path = Path(cache_dir or data_root() / "models") / f"wav2letter-{key.hexdigest()[:16]}.pt"
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
+    path = cache_file(cache_dir or data_root() / "models", "wav2letter", config.key(),
+                      _data_key(items), wav2letter_code())
+
+    def restore(saved: dict) -> TrainedWav2Letter:
         model = config.build()
         model.load_state_dict(saved["state"])
         return TrainedWav2Letter(model.eval(), config, saved["history"])
-    if cached_only:
-        raise ModelNotCached(path)
 
+    return load_or_train(path, lambda: _train(config, items, monitor_items, progress), restore,
+                         cached_only=cached_only)
+
+
+@functools.cache
+def wav2letter_code() -> str:
+    """The code version (:func:`~speechxai.model_cache.code_version`) of the recogniser: its
+    network, log-mel features, padding, SpecAugment, channel copies, CTC and training loop."""
+    from speechxai import augment, ctc, features
+    from speechxai.models import wav2letter
+
+    return code_version(wav2letter, features, augment, ctc, fit, fit_ctc, Wav2LetterConfig,
+                        train_wav2letter, _train, utterance_log_mel, _silence_padded,
+                        padded_batch, spec_augment_transform)
+
+
+def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None,
+           progress: bool) -> dict:
+    """:func:`train_wav2letter`'s training: the checkpoint payload."""
     items = with_channel_copies(items, config.augment, config.seed)
     spectrograms = [utterance_log_mel(item)
                     for item in tqdm(items, desc="log-mel", disable=not progress)]
@@ -236,8 +254,7 @@ def train_wav2letter(
     history = fit_ctc(model, config, batch, transcripts,
                       None if monitor_items is None else score, name, progress)
     model.eval()
-    save_checkpoint({"state": model.state_dict(), "history": history}, path)
-    return TrainedWav2Letter(model, config, history)
+    return {"state": model.state_dict(), "history": history}
 
 
 def evaluate_wav2letter(model: nn.Module, items: Sequence, pad: int,
@@ -309,7 +326,54 @@ ALIGNMENT_NAMES = {"max_lrp": "the LRP maximum", "max_sens": "the sensitivity ma
                    "min_sens": "the sensitivity minimum"}
 
 
-def describe_controls(controls: dict[str, dict[str, tuple[float, float, float]]]) -> str:
+Controls = dict[str, dict[str, tuple[float, float, float]]]
+"""Per shifting alignment and null: :func:`~speechxai.attribution.navai.specificity_against_null`'s
+``(estimate, lo, hi)``."""
+
+
+def alignment_controls(model: nn.Module, items: Sequence, min_windows: int = 3,
+                       seed: int = 0) -> Controls:
+    """The chapter's NAvAI controls for ``model``: its letter windows of ``items``, their
+    sensitivity and LRP (the paper's BatchNorm rule), the alignment grid and, for each
+    alignment of :data:`ALIGNED`, its specificity against each null."""
+    windows = analysis_windows(model, items)
+    grid = navai_grid(windows.windows.numpy(), windows.letters,
+                      lrp_bn_rule(model, windows.windows, windows.letters).numpy(),
+                      sensitivity(model, windows.windows, windows.letters).numpy(), min_windows)
+    return grid_controls(windows.windows.numpy(), grid, seed)
+
+
+def grid_controls(windows: np.ndarray, grid: dict[str, LetterMaps], seed: int = 0) -> Controls:
+    """Each shifting alignment of ``grid`` (:func:`~speechxai.attribution.navai.navai_grid`
+    of ``windows``) against each null of :data:`~speechxai.attribution.navai.NULLS`."""
+    return {name: {null: specificity_against_null(windows, grid[name], null, seed=seed)
+                   for null in NULLS}
+            for name in ALIGNED}
+
+
+def controls_over_seeds(config: Wav2LetterConfig, train_items: Sequence, items: Sequence,
+                        seeds: Sequence[int], min_windows: int = 3, seed: int = 0,
+                        progress: bool = True) -> list[Controls]:
+    """:func:`alignment_controls` of the recogniser ``config`` describes trained with each
+    of ``seeds`` instead (other initial weights and batches, the same data; cached)."""
+    return [alignment_controls(
+        train_wav2letter(replace(config, seed=training_seed), train_items,
+                         progress=progress).model.eval(), items, min_windows, seed)
+            for training_seed in seeds]
+
+
+def pooled_controls(per_seed: Sequence[Controls]) -> Controls:
+    """Controls over several training seeds: the mean estimate, and an interval from the
+    lowest to the highest end of the seeds' intervals - below zero only if every seed's
+    whole interval is."""
+    return {name: {null: (float(np.mean([c[name][null][0] for c in per_seed])),
+                          min(c[name][null][1] for c in per_seed),
+                          max(c[name][null][2] for c in per_seed))
+                   for null in per_seed[0][name]}
+            for name in per_seed[0]}
+
+
+def describe_controls(controls: Controls) -> str:
     """Which alignments are more specific than the same shifts at random (the interval below
     zero), and how many beat shuffled letter labels (a weak control: any letter-dependent
     average does), from :func:`~speechxai.attribution.navai.specificity_against_null` per
@@ -351,3 +415,31 @@ def describe_specificity(specificity: dict[str, float]) -> str:
                f"here {ALIGNMENT_NAMES[best]} is ({aligned[best]:+.2f} against "
                f"{aligned['min_sens']:+.2f})."))
     return text
+
+
+PLOSIVE = "t"
+"""The plosive letter whose release burst Krug & Stober (2018, Sec. 4.2) discuss."""
+
+
+def describe_smearing(spread: dict[str, float], contrast: dict[str, float] | None) -> str:
+    """The paper's "LRP smears" statement against this run, in a sentence: the letter maps'
+    :func:`~speechxai.attribution.navai.temporal_spread` per alignment and, where the run
+    has maps of :data:`PLOSIVE`, its :func:`~speechxai.attribution.navai.burst_contrast`."""
+    by_sensitivity = min(spread["max_sens"], spread["min_sens"])
+    wider = spread["max_lrp"] > max(spread["max_sens"], spread["min_sens"])
+    text = (f"Aligned at the LRP maximum the letter maps lie {spread['max_lrp']:.1f} frames "
+            f"from the centre (root mean square), aligned by sensitivity "
+            f"{spread['max_sens']:.1f} (maximum) and {spread['min_sens']:.1f} (minimum): "
+            + ("wider with LRP, as the paper found." if wider else
+               f"{'not wider' if spread['max_lrp'] <= by_sensitivity else 'not wider than both'}"
+               " with LRP, unlike the paper."))
+    if contrast is None:
+        return text + f" No map of '{PLOSIVE}' to look for a release burst in."
+    burst = {name: value for name, value in contrast.items() if name != "none"}
+    sharpest = max(burst, key=burst.get)
+    return text + (
+        f" The centre of '{PLOSIVE}' rises above its flanks by "
+        + ", ".join(f"{value:+.2f} at {ALIGNMENT_NAMES[name]}" for name, value in burst.items())
+        + f": the burst is sharpest at {ALIGNMENT_NAMES[sharpest]}"
+        + (" (the paper saw it with sensitivity, not with LRP)." if sharpest != "max_lrp" else
+           ", where the paper did not see it."))

@@ -10,7 +10,7 @@ Both are black boxes with ``predict_proba`` (:mod:`speechxai.attribution.blackbo
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,9 +26,10 @@ from speechxai.datasets.sequences import slot_classes
 from speechxai.experiments.deepspeech import _data_key
 from speechxai.features import AUDIOMNIST_LENGTH, AUDIOMNIST_RATE, resample
 from speechxai.inputs import DigitSignals
+from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import CommandClassifier
-from speechxai.models.commands import ARCHITECTURE_VERSION, pad_features
-from speechxai.training import TrainedModel, config_key, fit, save_checkpoint
+from speechxai.models.commands import pad_features
+from speechxai.training import TrainedModel, config_key, fit
 
 
 @dataclass(frozen=True)
@@ -87,23 +88,39 @@ def train_command_classifier(
     summed over the slots, gradient norm clipping and optionally cosine annealing. Items
     need ``waveform``, ``sample_rate``, ``transcript`` and ``command``. Cached at
     ``<cache_dir or data_root()/models>/commands-<key>.pt``, keyed by the configuration, the
-    network's :data:`~speechxai.models.commands.ARCHITECTURE_VERSION` and the training
-    waveforms and transcripts (which decide the commands).
+    training waveforms and transcripts (which decide the commands) and
+    :func:`classifier_code`.
     """
     items = list(train_items)
     if not items:
         raise ValueError("no training items")
     sample_rate = _sample_rate(items)
-    key = hashlib.sha256(f"{config.key()}:{ARCHITECTURE_VERSION}:{_data_key(items)}".encode()
-                         ).hexdigest()[:16]
-    path = Path(cache_dir or data_root() / "models") / f"commands-{key}.pt"
-    torch.manual_seed(config.seed)
-    model = CommandClassifier(sample_rate, width=config.width)
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
+    path = cache_file(cache_dir or data_root() / "models", "commands", config.key(),
+                      _data_key(items), classifier_code())
+
+    def restore(saved: dict) -> TrainedCommandClassifier:
+        model = CommandClassifier(sample_rate, width=config.width)
         model.load_state_dict(saved["state"])
         return TrainedCommandClassifier(model.eval(), config, saved["history"])
 
+    return load_or_train(path, lambda: _train(config, items, sample_rate, progress), restore)
+
+
+@functools.cache
+def classifier_code() -> str:
+    """The code version (:func:`~speechxai.model_cache.code_version`) of the command
+    classifier: its network and log-mel features and the training loop."""
+    from speechxai import features
+    from speechxai.models import commands
+
+    return code_version(commands, features, fit, CommandConfig, train_command_classifier,
+                        _train, slot_labels)
+
+
+def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool) -> dict:
+    """:func:`train_command_classifier`'s training: the checkpoint payload."""
+    torch.manual_seed(config.seed)
+    model = CommandClassifier(sample_rate, width=config.width)
     features = []
     for start in tqdm(range(0, len(items), 64), desc="log-mel", disable=not progress):
         padded, lengths = model.features([item.waveform for item in items[start:start + 64]])
@@ -118,8 +135,7 @@ def train_command_classifier(
     history = fit(model, config, loss_of, len(items),
                   description=f"CommandClassifier({config.width})", progress=progress)
     model.eval()
-    save_checkpoint({"state": model.state_dict(), "history": history}, path)
-    return TrainedCommandClassifier(model, config, history)
+    return {"state": model.state_dict(), "history": history}
 
 
 def slot_accuracy(model: CommandClassifier, items: Sequence) -> dict[str, float]:

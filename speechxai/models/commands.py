@@ -23,9 +23,6 @@ from speechxai.features import LOG_MEL_OFFSET
 MEL_BINS = 40  # the 40 log-mel filterbanks of spoken-language-understanding baselines
 HOP_SECONDS = 0.020  # one log-mel frame every 20 ms
 STRIDES = (2, 2, 1)  # of the three convolutions: one GRU step per 80 ms
-ARCHITECTURE_VERSION = 2
-"""Joins the trained classifier's cache key; raise it whenever the network or its features
-change (1: 10-ms frames and three stride-2 convolutions)."""
 
 
 def default_slots() -> dict[str, int]:
