@@ -25,7 +25,8 @@ import statistics
 import torch
 from common import finish, medians, parser, timings, torch_threads
 
-from speechxai.attribution.lrp import fast_relevance, relevance
+from speechxai.attribution.lrp import relevance
+from speechxai.attribution.lrp_onepass import fast_relevance
 from speechxai.training import build_model
 
 TARGET_RATIO = 1.5

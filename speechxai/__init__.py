@@ -2,7 +2,7 @@
 
 import os
 
-from speechxai.errors import AudioError
+from speechxai.errors import AttributionError, AudioError
 
 # Transparent huge pages for torch's large CPU buffers. Without them, every training step of
 # AudioNet maps and zero-fills its 200-MB activations page by page again (about 550,000 page
@@ -14,5 +14,5 @@ from speechxai.errors import AudioError
 HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"
 os.environ.setdefault(HUGE_PAGES_ENV, "1")
 
-__all__ = ["AudioError"]
+__all__ = ["AttributionError", "AudioError"]
 __version__ = "0.1.0"

@@ -16,26 +16,7 @@ import torch
 from torch import nn
 
 from speechxai.ctc import ctc_loss, encode, greedy_decode
-from speechxai.features import MFCC_CONTEXT, mfcc_frames
-
-
-def context_windows(frames: torch.Tensor) -> torch.Tensor:
-    """The (T, 19, 26) context windows of MFCC frames (T, 26), as
-    :func:`speechxai.features.mfcc_windows` builds them (zeros beyond both ends); a view,
-    differentiable."""
-    if frames.ndim != 2 or len(frames) == 0:
-        raise ValueError(f"expected MFCC frames (T, coefficients) with T >= 1, got "
-                         f"{tuple(frames.shape)}")
-    padded = nn.functional.pad(frames, (0, 0, MFCC_CONTEXT, MFCC_CONTEXT))
-    return padded.unfold(0, 2 * MFCC_CONTEXT + 1, 1).transpose(1, 2)
-
-
-def differentiable_windows(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """:func:`speechxai.features.mfcc_windows` through which gradients reach the waveform
-    (the same resampler and MFCC transform, without ``torch.no_grad``)."""
-    if waveform.ndim != 1:
-        raise ValueError(f"expected one mono waveform (samples,), got {tuple(waveform.shape)}")
-    return context_windows(mfcc_frames(waveform, sample_rate, differentiable=True))
+from speechxai.features import mfcc_windows
 
 
 def targeted_attack(
@@ -90,7 +71,7 @@ def targeted_attack(
     signal = torch.as_tensor(waveform, dtype=torch.float32).detach()
     if signal.abs().max() > 1:
         raise ValueError("the waveform leaves [-1, 1]: scale it to float audio first")
-    n_frames = len(differentiable_windows(signal, sample_rate))
+    n_frames = len(mfcc_windows(signal, sample_rate, differentiable=True))
     needed = len(target) + int((target[1:] == target[:-1]).sum())  # repeats need a blank
     if needed > n_frames:
         raise ValueError(f"{target_text!r} needs {needed} frames, the utterance has {n_frames}")
@@ -99,7 +80,7 @@ def targeted_attack(
     delta = _project(signal, delta, eps)
     for step in range(steps + 1):
         delta.requires_grad_(True)
-        logits = model(differentiable_windows(signal + delta, sample_rate))
+        logits = model(mfcc_windows(signal + delta, sample_rate, differentiable=True))
         decoded = greedy_decode(logits.detach())
         if decoded == target_text or step == steps:
             break

@@ -3,3 +3,7 @@
 
 class AudioError(ValueError):
     """Bad audio input: the message names the file or argument and the problem."""
+
+
+class AttributionError(ValueError):
+    """Bad input to an attribution: the message names the argument and the problem."""

@@ -390,7 +390,7 @@ def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
         Its sample rate in Hz.
     differentiable : bool
         Let gradients reach ``waveform`` through the resampler and the MFCC transform
-        (:func:`speechxai.adversarial.differentiable_windows`).
+        (:func:`mfcc_windows` with ``differentiable``).
 
     Returns
     -------
@@ -423,17 +423,25 @@ def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
         return _mfcc_transform()(signal).T.contiguous()
 
 
-def mfcc_windows(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """DeepSpeech 0.9 input windows (T, 19, 26): each MFCC frame with 9 past and 9 future frames.
-
-    Window ``i`` holds frames ``i - 9 .. i + 9`` of :func:`mfcc_frames`, so its row 9 is frame
-    ``i``; frames before the start or after the end of the utterance are zeros (DeepSpeech pads
-    the feature sequence with zeros before sliding its context window).
-    """
-    frames = mfcc_frames(waveform, sample_rate)
+def context_windows(frames: torch.Tensor) -> torch.Tensor:
+    """The (T, 19, 26) context windows of MFCC frames (T, 26): window ``i`` holds frames
+    ``i - 9 .. i + 9``, so its row 9 is frame ``i``, with zeros beyond both ends (DeepSpeech
+    pads the feature sequence with zeros before sliding its context window). A view, through
+    which gradients pass."""
+    if frames.ndim != 2 or len(frames) == 0:
+        raise AudioError(f"expected MFCC frames (T, coefficients) with T >= 1, got "
+                         f"{tuple(frames.shape)}")
     padded = torch.nn.functional.pad(frames, (0, 0, MFCC_CONTEXT, MFCC_CONTEXT))
-    windows = padded.unfold(0, 2 * MFCC_CONTEXT + 1, 1)  # (T, 26, 19)
-    return windows.transpose(1, 2).contiguous()
+    return padded.unfold(0, 2 * MFCC_CONTEXT + 1, 1).transpose(1, 2)  # (T, 19, 26)
+
+
+def mfcc_windows(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
+                 differentiable: bool = False) -> torch.Tensor:
+    """DeepSpeech 0.9 input windows (T, 19, 26) of a waveform: :func:`context_windows` of its
+    :func:`mfcc_frames`. ``differentiable``: gradients reach the waveform (adversarial
+    attacks; a view then, else a contiguous tensor)."""
+    windows = context_windows(mfcc_frames(waveform, sample_rate, differentiable=differentiable))
+    return windows if differentiable else windows.contiguous()
 
 
 @functools.lru_cache(maxsize=1)

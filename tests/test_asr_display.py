@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from speechxai.attribution import (
-    AttributionError,
-    Explanation,
+from speechxai.attribution import AttributionError, Explanation
+from speechxai.ctc import ALPHABET, BLANK
+from speechxai.display import character_labels, plot_asr_attributions
+from speechxai.evaluation.asr import (
     frame_profile,
     letters_vs_space,
     per_relative_frame,
@@ -20,8 +21,6 @@ from speechxai.attribution import (
     summed_per_frame,
     summed_per_window,
 )
-from speechxai.ctc import ALPHABET, BLANK
-from speechxai.display import character_labels, plot_asr_attributions
 
 matplotlib.use("Agg")
 

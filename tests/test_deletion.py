@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.deletion import (
     DEFAULT_FRACTIONS,
-    deletion_auc,
     deletion_curve,
     deletion_order,
 )
@@ -58,7 +58,7 @@ def test_random_order_is_seeded_and_worse_than_relevance(setup):
     np.testing.assert_array_equal(random, again)
     assert not np.array_equal(random, other)
     relevance = deletion_curve(model, windows, 3, CHARACTER, values, 0.0)
-    assert deletion_auc(relevance) < deletion_auc(random) - 0.1
+    assert curve_area(DEFAULT_FRACTIONS, relevance) < curve_area(DEFAULT_FRACTIONS, random) - 0.1
     np.testing.assert_array_equal(deletion_order(values, "random", 1),
                                   np.random.default_rng(1).permutation(494))
 
@@ -72,15 +72,16 @@ def test_background_replaces_the_removed_features(setup):
     np.testing.assert_array_equal(ties, np.arange(494))  # stable: ties keep their position
 
 
-def test_deletion_auc():
-    assert deletion_auc([0.3] * 11) == pytest.approx(0.3)
-    assert deletion_auc(1 - DEFAULT_FRACTIONS) == pytest.approx(0.5)
-    assert deletion_auc([1.0, 0.0], [0.2, 0.6]) == pytest.approx(0.5)
-    np.testing.assert_allclose(deletion_auc(np.ones((11, 3)) * [0.1, 0.2, 0.4]), [0.1, 0.2, 0.4])
+def test_deletion_areas_over_linear_fractions():
+    assert curve_area(DEFAULT_FRACTIONS, [0.3] * 11) == pytest.approx(0.3)
+    assert curve_area(DEFAULT_FRACTIONS, 1 - DEFAULT_FRACTIONS) == pytest.approx(0.5)
+    assert curve_area([0.2, 0.6], [1.0, 0.0]) == pytest.approx(0.5)
+    np.testing.assert_allclose(curve_area(DEFAULT_FRACTIONS, np.ones((11, 3)) * [0.1, 0.2, 0.4]),
+                               [0.1, 0.2, 0.4])
     with pytest.raises(ValueError, match="increasing"):
-        deletion_auc([1, 1], [0.5, 0.5])
-    with pytest.raises(ValueError, match="does not match"):
-        deletion_auc([1, 1, 1], [0, 1])
+        curve_area([0.5, 0.5], [1, 1])
+    with pytest.raises(ValueError, match="do not match"):
+        curve_area([0, 1], [1, 1, 1])
 
 
 def test_bad_input_is_refused(setup):

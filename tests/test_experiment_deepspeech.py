@@ -10,7 +10,8 @@ from test_ctc_training import toy_items
 from speechxai.attribution import Explanation, attribute
 from speechxai.attribution.explanation import concatenate
 from speechxai.ctc import BLANK
-from speechxai.evaluation.deletion import DEFAULT_FRACTIONS, deletion_auc
+from speechxai.evaluation.curves import curve_area
+from speechxai.evaluation.deletion import DEFAULT_FRACTIONS
 from speechxai.experiments import deepspeech as study
 from speechxai.models import DeepSpeech
 
@@ -65,10 +66,11 @@ def test_pooled_findings_and_deletion_curves(model):
         study.deletion_study(model, explained, background, random_orders=0)
     compared = study.deletion_against_random(curves)
     assert list(compared.index) == ["saliency", "lrp", "random"]
-    areas = deletion_auc(curves["lrp"].T)
-    assert compared.loc["lrp", "area"] == pytest.approx(deletion_auc(curves["lrp"].mean(0)))
+    areas = curve_area(DEFAULT_FRACTIONS, curves["lrp"].T)
+    assert compared.loc["lrp", "area"] == pytest.approx(
+        curve_area(DEFAULT_FRACTIONS, curves["lrp"].mean(0)))
     assert compared.loc["lrp", "minus random"] == pytest.approx(
-        np.mean(areas - deletion_auc(curves["random"].T)))
+        np.mean(areas - curve_area(DEFAULT_FRACTIONS, curves["random"].T)))
     assert (compared["lo"] <= compared["minus random"]).all()
     assert (compared["minus random"] <= compared["hi"]).all()
 

@@ -9,11 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from oracles import bn_rule_direct
 from test_ctc_training import RATE, Item, toy_items
 from torch import nn
 
 import speechxai.training
-from speechxai.attribution.navai import LETTERS, bn_rule_direct, lrp_bn_rule
+from speechxai.attribution.navai import LETTERS, lrp_bn_rule
 from speechxai.ctc import ALPHABET
 from speechxai.experiments.navai import (
     Wav2LetterConfig,

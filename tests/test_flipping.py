@@ -8,7 +8,7 @@ import pytest
 from speechxai.evaluation import (
     DEFAULT_FRACTIONS,
     bootstrap_difference,
-    curve_auc,
+    curve_area,
     flip_order,
     flipping_curve,
 )
@@ -98,16 +98,19 @@ def test_curve_refuses_bad_arguments():
         flipping_curve(lambda b: np.ones((len(b), 2)), inputs, [1, 1], strategy="amplitude")
 
 
-def test_auc_of_known_curves():
-    assert curve_auc(DEFAULT_FRACTIONS, np.full(len(DEFAULT_FRACTIONS), 0.7)) == pytest.approx(0.7)
+def test_areas_of_known_curves_over_log_fractions():
+    def area(fractions, values):
+        return curve_area(fractions, values, log_fractions=True)
+
+    assert area(DEFAULT_FRACTIONS, np.full(len(DEFAULT_FRACTIONS), 0.7)) == pytest.approx(0.7)
     # two decades, accuracy 1, 1, 0: (1 + 0.5) / 2
-    assert curve_auc([0.001, 0.01, 0.1], [1, 1, 0]) == pytest.approx(0.75)
-    per_input = curve_auc([0.001, 0.01, 0.1], np.array([[1, 1], [1, 0], [0, 0]]))
+    assert area([0.001, 0.01, 0.1], [1, 1, 0]) == pytest.approx(0.75)
+    per_input = area([0.001, 0.01, 0.1], np.array([[1, 1], [1, 0], [0, 0]]))
     np.testing.assert_allclose(per_input, [0.75, 0.25])
     with pytest.raises(ValueError, match="positive"):
-        curve_auc([0, 0.1], [1, 1])
-    with pytest.raises(ValueError, match="increase"):
-        curve_auc([0.1, 0.01], [1, 1])
+        area([0, 0.1], [1, 1])
+    with pytest.raises(ValueError, match="increasing"):
+        area([0.1, 0.01], [1, 1])
 
 
 def test_bootstrap_interval_is_seeded_contains_the_estimate_and_collapses():
@@ -117,7 +120,8 @@ def test_bootstrap_interval_is_seeded_contains_the_estimate_and_collapses():
     a = (rng.random((n, 50)) < np.linspace(0.9, 0.3, n)[:, None]).astype(int)
     b = (rng.random((n, 50)) < np.linspace(0.6, 0.0, n)[:, None]).astype(int)
     estimate, lo, hi = bootstrap_difference(a, b, fractions, n_boot=500, seed=1)
-    auc_a, auc_b = curve_auc(fractions, a.mean(1)), curve_auc(fractions, b.mean(1))
+    auc_a = curve_area(fractions, a.mean(1), log_fractions=True)
+    auc_b = curve_area(fractions, b.mean(1), log_fractions=True)
     assert estimate == pytest.approx(auc_a - auc_b)
     assert lo < estimate < hi and 0 < lo
     assert bootstrap_difference(a, b, fractions, n_boot=500, seed=1) == (estimate, lo, hi)

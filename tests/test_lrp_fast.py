@@ -11,13 +11,12 @@ from torch import nn
 
 from speechxai.attribution.lrp import (
     AttributionError,
-    _phase_transposed,
-    fast_relevance,
     lrp_composite,
     relevance,
     relevance_stream,
     without_biases,
 )
+from speechxai.attribution.lrp_onepass import _phase_transposed, fast_relevance
 from speechxai.features import audiomnist_spectrogram, audiomnist_waveform, fold_mean
 from speechxai.models import AlexNet, AudioNet
 

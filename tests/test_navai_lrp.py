@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from oracles import bn_rule_direct
 from torch import nn
 
 from speechxai.attribution import AttributionError
 from speechxai.attribution.navai import (
-    bn_rule_direct,
     letter_windows,
     lrp_bn_rule,
     lrp_zennit,

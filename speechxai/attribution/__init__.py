@@ -7,27 +7,18 @@ from speechxai.attribution.asr import (
     SHAP_MAX_EVALS,
     attribute,
     explain_utterance,
-    frame_profile,
     letter_background,
-    letters_vs_space,
-    per_relative_frame,
-    rank_correlation,
-    share_late_frames,
-    share_low_mfcc,
-    summed_per_frame,
-    summed_per_window,
 )
 from speechxai.attribution.audible import audible_explanation
 from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.lrp import (
-    AttributionError,
     conservation_error,
-    fast_relevance,
     lrp_composite,
     relevance,
     relevance_stream,
     without_biases,
 )
+from speechxai.attribution.lrp_onepass import fast_relevance
 from speechxai.attribution.lstm_lrp import deepspeech_lrp, lstm_relevance
 from speechxai.attribution.navai import (
     ALIGNMENTS,
@@ -44,6 +35,7 @@ from speechxai.attribution.navai import (
     navai_grid,
     sensitivity,
 )
+from speechxai.errors import AttributionError
 
 __all__ = [
     "ALIGNMENTS",
@@ -70,19 +62,11 @@ __all__ = [
     "deepspeech_lrp",
     "explain_utterance",
     "Explanation",
-    "frame_profile",
     "letter_background",
-    "letters_vs_space",
     "fast_relevance",
     "lrp_composite",
     "lstm_relevance",
-    "per_relative_frame",
-    "rank_correlation",
     "relevance",
     "relevance_stream",
-    "share_late_frames",
-    "share_low_mfcc",
-    "summed_per_frame",
-    "summed_per_window",
     "without_biases",
 ]

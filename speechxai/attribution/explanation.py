@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speechxai.attribution.lrp import AttributionError
+from speechxai.errors import AttributionError
 from speechxai.models.deepspeech import WINDOW
 
 

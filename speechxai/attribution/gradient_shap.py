@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechxai.attribution.lrp import AttributionError
 from speechxai.attribution.mutation import mutated
+from speechxai.errors import AttributionError
 
 
 class _ClassOutput(nn.Module):

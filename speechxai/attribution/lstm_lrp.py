@@ -21,9 +21,9 @@ from zennit.core import Stabilizer
 from zennit.rules import Epsilon, Pass
 from zennit.types import Activation
 
-from speechxai.attribution.lrp import AttributionError
 from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET, N_CLASSES
+from speechxai.errors import AttributionError
 from speechxai.models.deepspeech import WINDOW, DeepSpeech, ExplicitLSTM, LSTMTrace
 
 

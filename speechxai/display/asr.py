@@ -10,11 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from speechxai.attribution.asr import frame_profile, summed_per_frame, summed_per_window
 from speechxai.attribution.explanation import Explanation
-from speechxai.attribution.lrp import AttributionError
 from speechxai.ctc import ALPHABET, BLANK
 from speechxai.display.relevance import RELEVANCE_CMAP, symmetric_norm
+from speechxai.errors import AttributionError
+from speechxai.evaluation.asr import frame_profile, summed_per_frame, summed_per_window
 from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW
 

@@ -1,19 +1,19 @@
 """Evaluation of explanations: pixel-flipping, relevance-guided manipulation and the
 user study on explanation formats (Becker et al. 2018/2024)."""
 
+from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.flipping import (
     DEFAULT_FRACTIONS,
     STRATEGIES,
     accuracy_at,
     bootstrap_difference,
-    curve_auc,
     flip_order,
     flipping_curve,
 )
 from speechxai.evaluation.manipulation import SEX_SCALING, scale_by_sex, scale_frequency_axis
+from speechxai.evaluation.reader import SimulatedReader
 from speechxai.evaluation.userstudy import (
     FORMATS,
-    SimulatedReader,
     informedness,
     make_stimulus,
     markedness,
@@ -28,7 +28,7 @@ __all__ = [
     "SimulatedReader",
     "accuracy_at",
     "bootstrap_difference",
-    "curve_auc",
+    "curve_area",
     "flip_order",
     "flipping_curve",
     "informedness",

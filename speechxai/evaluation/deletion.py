@@ -103,13 +103,3 @@ def deletion_curve(
     return (probability[1:] / probability[0]).numpy()
 
 
-def deletion_auc(curve, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> float | np.ndarray:
-    """Area under a deletion curve (trapezoid over the fractions) divided by the range of
-    the fractions, so a constant curve ``c`` has area ``c``. ``curve`` is (n_fractions,) or
-    (n_fractions, M) for M curves; fractions must increase."""
-    fractions, curve = np.asarray(fractions, dtype=np.float64), np.asarray(curve, float)
-    if fractions.ndim != 1 or fractions.size < 2 or np.any(np.diff(fractions) <= 0):
-        raise ValueError(f"need at least two increasing fractions, got {fractions}")
-    if curve.shape[:1] != fractions.shape:
-        raise ValueError(f"curve {curve.shape} does not match {fractions.size} fractions")
-    return np.trapezoid(curve, x=fractions, axis=0) / (fractions[-1] - fractions[0])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from speechxai.evaluation.bootstrap import paired_bootstrap
+from speechxai.evaluation.curves import curve_area
 
 STRATEGIES = ("random", "amplitude", "lrp")
 DEFAULT_FRACTIONS = np.unique(np.append(np.geomspace(0.001, 1.0, 13), 0.6))
@@ -117,24 +118,6 @@ def accuracy_at(fractions: Sequence[float], correct, fraction: float) -> float:
     return float(np.asarray(correct, dtype=float)[matches[0]].mean())
 
 
-def curve_auc(fractions: Sequence[float], accuracy) -> float | np.ndarray:
-    """Area under an accuracy curve over ``log10(fraction)`` (trapezoid), divided by the
-    log-range so that it lies in [0, 1] for accuracies in [0, 1].
-
-    ``accuracy`` is (n_fractions,) or (n_fractions, N): then one area per column (per
-    input, for 0/1 correctness). Fractions must be positive and increasing.
-    """
-    fractions, accuracy = np.asarray(fractions, dtype=np.float64), np.asarray(accuracy, float)
-    if fractions.ndim != 1 or fractions.size < 2 or np.any(fractions <= 0):
-        raise ValueError(f"need at least two positive fractions, got {fractions}")
-    if np.any(np.diff(fractions) <= 0):
-        raise ValueError(f"fractions must increase, got {fractions}")
-    if accuracy.shape[:1] != fractions.shape:
-        raise ValueError(f"accuracy {accuracy.shape} does not match {fractions.size} fractions")
-    x = np.log10(fractions)
-    return np.trapezoid(accuracy, x=x, axis=0) / (x[-1] - x[0])
-
-
 def bootstrap_difference(correct_a, correct_b, fractions: Sequence[float], n_boot: int = 1000,
                          seed: int = 0) -> tuple[float, float, float]:
     """``auc(a) - auc(b)`` of two flipping curves over the same N inputs, with a 95 %
@@ -148,5 +131,6 @@ def bootstrap_difference(correct_a, correct_b, fractions: Sequence[float], n_boo
         raise ValueError(f"need two (n_fractions, N) arrays of one shape, got "
                          f"{correct_a.shape} and {correct_b.shape}")
     # the area is linear in the curve: the mean of per-input areas is the area of the mean
-    difference = curve_auc(fractions, correct_a) - curve_auc(fractions, correct_b)
+    difference = (curve_area(fractions, correct_a, log_fractions=True)
+                  - curve_area(fractions, correct_b, log_fractions=True))
     return paired_bootstrap(difference, n_boot, seed)

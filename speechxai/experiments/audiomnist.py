@@ -33,7 +33,7 @@ from speechxai.evaluation import (
     STRATEGIES,
     SimulatedReader,
     bootstrap_difference,
-    curve_auc,
+    curve_area,
     flipping_curve,
     make_stimulus,
     scale_by_sex,
@@ -482,7 +482,8 @@ def describe_flipping(curves: dict[str, dict[str, np.ndarray]], fractions: Seque
     task, in a sentence each (Markdown)."""
     lines = []
     for task, by_strategy in curves.items():
-        areas = {s: curve_auc(fractions, c.mean(axis=1)) for s, c in by_strategy.items()}
+        areas = {s: curve_area(fractions, c.mean(axis=1), log_fractions=True)
+                 for s, c in by_strategy.items()}
         estimate, lo, hi = bootstrap_difference(by_strategy["lrp"], by_strategy["amplitude"],
                                                 fractions, seed=seed)
         if hi < 0:

@@ -25,17 +25,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from speechxai.adversarial import context_windows, targeted_attack
-from speechxai.attribution.asr import (
-    LETTERS,
-    METHODS,
-    attribute,
-    letters_vs_space,
-    saliency_error,
-    share_late_frames,
-    share_low_mfcc,
-    summed_per_frame,
-)
+from speechxai.adversarial import targeted_attack
+from speechxai.attribution.asr import LETTERS, METHODS, attribute, saliency_error
 from speechxai.attribution.explanation import Explanation, concatenate
 from speechxai.attribution.lrp import without_biases
 from speechxai.attribution.lstm_lrp import deepspeech_lrp
@@ -48,10 +39,17 @@ from speechxai.ctc import (
     word_error_rate,
 )
 from speechxai.datasets import DigitCorpus, DigitSequences, data_root, folds
+from speechxai.evaluation.asr import (
+    letters_vs_space,
+    share_late_frames,
+    share_low_mfcc,
+    summed_per_frame,
+)
 from speechxai.evaluation.bootstrap import paired_bootstrap
+from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.deletion import DEFAULT_FRACTIONS as DELETION_FRACTIONS
-from speechxai.evaluation.deletion import deletion_auc, deletion_curve
-from speechxai.features import mfcc_frames, mfcc_windows
+from speechxai.evaluation.deletion import deletion_curve
+from speechxai.features import context_windows, mfcc_frames, mfcc_windows
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
@@ -512,7 +510,7 @@ def deletion_against_random(curves: dict[str, np.ndarray], seed: int = 0,
     per-frame area minus the random baseline's on the same frame, with a 95 % bootstrap
     interval over frames (:func:`speechxai.evaluation.bootstrap.paired_bootstrap`).
     A method deletes faster than random where the whole interval is below zero."""
-    areas = {method: deletion_auc(rows.T, fractions) for method, rows in curves.items()}
+    areas = {method: curve_area(fractions, rows.T) for method, rows in curves.items()}
     rows = {}
     for method, area in areas.items():
         if method != "random":
