@@ -199,13 +199,15 @@ def relevance_stream(
     high = inputs.max().item() if high is None else high
     if (inputs < low).any() or (inputs > high).any():
         raise AttributionError(f"inputs fall outside the z^B bounds [{low}, {high}]")
+    from speechxai.attribution.lrp_onepass import fast_relevance  # it builds on this module
+
     composite = lrp_composite(low, high)
     result = torch.empty(inputs.shape, dtype=torch.float32)
     for start in tqdm(range(0, len(inputs), batch_size), desc="LRP", disable=not progress):
         stop = start + batch_size
         batch, batch_targets = inputs[start:stop], targets[start:stop]
-        result[start:stop] = (_onepass().fast_relevance(model, batch, batch_targets, low, high)
-                              if fast else relevance(model, batch, batch_targets, composite))
+        result[start:stop] = (fast_relevance(model, batch, batch_targets, low, high) if fast
+                              else relevance(model, batch, batch_targets, composite))
     return result
 
 
@@ -232,10 +234,3 @@ def conservation_error(
     outputs, relevances = explain(model, inputs, target, composite)
     errors = (relevances.flatten(1).sum(1) - outputs).abs()
     return (errors / outputs.abs().clamp_min(torch.finfo(outputs.dtype).tiny)).mean().item()
-
-
-def _onepass():
-    """The one-pass module, imported on use: it builds on this one."""
-    from speechxai.attribution import lrp_onepass
-
-    return lrp_onepass
