@@ -192,3 +192,16 @@ def test_controls_pooled_over_seeds_hold_only_when_every_seed_holds():
     assert pooled == pytest.approx((-0.06, -0.15, 0.01))
     assert pooled_controls([first])["min_sens"]["random_shifts"] == first["min_sens"][
         "random_shifts"]
+
+
+def test_shifted_letter_averages_equal_shifting_every_window_then_averaging():
+    from speechxai.attribution.navai import ShiftedLetterAverages, letter_averages, shift_windows
+
+    rng = np.random.default_rng(3)
+    windows = rng.standard_normal((40, 5, 11))
+    letters = list(rng.choice(list("abcz"), 40))
+    kept = ["a", "b", "c"]  # "z" windows are left out of every average
+    averages_of = ShiftedLetterAverages(windows, kept)
+    for shifts in (np.zeros(40, dtype=int), rng.integers(-12, 13, 40)):
+        expected = letter_averages(shift_windows(windows, shifts), letters, kept)
+        np.testing.assert_allclose(averages_of(shifts, letters), expected, rtol=0, atol=1e-12)
