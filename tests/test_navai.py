@@ -194,6 +194,20 @@ def test_controls_pooled_over_seeds_hold_only_when_every_seed_holds():
         "random_shifts"]
 
 
+def test_each_seeds_verdict_is_counted_and_tabled():
+    from speechxai.experiments.navai import SeedControls, describe_seeds, seed_table
+
+    per_seed = [SeedControls(0, 0.10, {"min_sens": {"random_shifts": (-0.10, -0.15, -0.05)}}),
+                SeedControls(1, 0.20, {"min_sens": {"random_shifts": (0.30, -0.05, 0.80)}})]
+    text = describe_seeds(per_seed)
+    assert "2 training seeds (CER 0.100 to 0.200)" in text
+    assert "the sensitivity minimum in 1 of them" in text
+    assert describe_seeds(per_seed[:1]) == ""
+    table = seed_table(per_seed)
+    assert list(table.index) == [0, 1]
+    assert table.loc[1, "the sensitivity minimum"] == "+0.300 [-0.050, +0.800]"
+
+
 def test_shifted_letter_averages_equal_shifting_every_window_then_averaging():
     from speechxai.attribution.navai import ShiftedLetterAverages, letter_averages, shift_windows
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 import torchaudio
 from torch import nn
@@ -351,15 +352,28 @@ def grid_controls(windows: np.ndarray, grid: dict[str, LetterMaps], seed: int = 
             for name in ALIGNED}
 
 
+class SeedControls(NamedTuple):
+    """:func:`alignment_controls` of the recogniser trained with one seed, and its CER on
+    the analysed items (a seed that did not learn explains nothing)."""
+
+    seed: int
+    cer: float
+    controls: Controls
+
+
 def controls_over_seeds(config: Wav2LetterConfig, train_items: Sequence, items: Sequence,
                         seeds: Sequence[int], min_windows: int = 3, seed: int = 0,
-                        progress: bool = True) -> list[Controls]:
-    """:func:`alignment_controls` of the recogniser ``config`` describes trained with each
-    of ``seeds`` instead (other initial weights and batches, the same data; cached)."""
-    return [alignment_controls(
-        train_wav2letter(replace(config, seed=training_seed), train_items,
-                         progress=progress).model.eval(), items, min_windows, seed)
-            for training_seed in seeds]
+                        progress: bool = True) -> list[SeedControls]:
+    """:class:`SeedControls` of the recogniser ``config`` describes trained with each of
+    ``seeds`` instead (other initial weights and batches, the same data; cached)."""
+    per_seed = []
+    for training_seed in seeds:
+        model = train_wav2letter(replace(config, seed=training_seed), train_items,
+                                 progress=progress).model.eval()
+        per_seed.append(SeedControls(training_seed,
+                                     evaluate_wav2letter(model, items, config.padding).cer,
+                                     alignment_controls(model, items, min_windows, seed)))
+    return per_seed
 
 
 def pooled_controls(per_seed: Sequence[Controls]) -> Controls:
@@ -371,6 +385,28 @@ def pooled_controls(per_seed: Sequence[Controls]) -> Controls:
                           max(c[name][null][2] for c in per_seed))
                    for null in per_seed[0][name]}
             for name in per_seed[0]}
+
+
+def seed_table(per_seed: Sequence[SeedControls], null: str = "random_shifts") -> pd.DataFrame:
+    """One row per training seed: its CER and, per alignment, its specificity minus
+    ``null`` with the 95 % interval."""
+    return pd.DataFrame([
+        {"seed": s.seed, "CER": f"{s.cer:.3f}",
+         **{ALIGNMENT_NAMES[name]: "{:+.3f} [{:+.3f}, {:+.3f}]".format(*by_null[null])
+            for name, by_null in s.controls.items()}}
+        for s in per_seed]).set_index("seed")
+
+
+def describe_seeds(per_seed: Sequence[SeedControls], null: str = "random_shifts") -> str:
+    """How many training seeds put each alignment's specificity below ``null`` (whole
+    interval below zero), in a sentence; empty for one seed."""
+    if len(per_seed) < 2:
+        return ""
+    counts = [f"{ALIGNMENT_NAMES[name]} in {sum(s.controls[name][null][2] < 0 for s in per_seed)}"
+              for name in per_seed[0].controls]
+    return (f"Over {len(per_seed)} training seeds (CER {min(s.cer for s in per_seed):.3f} to "
+            f"{max(s.cer for s in per_seed):.3f}), aligning beat random shifts at "
+            f"{', '.join(counts)} of them.")
 
 
 def describe_controls(controls: Controls) -> str:
