@@ -14,5 +14,19 @@ from speechxai.errors import AttributionError, AudioError
 HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"
 os.environ.setdefault(HUGE_PAGES_ENV, "1")
 
-__all__ = ["AttributionError", "AudioError"]
+__all__ = ["AttributionError", "AudioError", "Explanation", "explain"]
+
+
+def __getattr__(name: str):
+    """``speechxai.explain`` and ``speechxai.Explanation``, imported on first use (they pull
+    in torch, zennit and Captum, which the command line does not always need)."""
+    if name == "explain":
+        from speechxai.attribution.explain import explain
+
+        return explain
+    if name == "Explanation":
+        from speechxai.attribution.explanation import Explanation
+
+        return Explanation
+    raise AttributeError(f"module 'speechxai' has no attribute {name!r}")
 __version__ = "0.1.0"

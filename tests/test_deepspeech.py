@@ -66,10 +66,21 @@ def test_explicit_lstm_forward_runs_torchs_kernel_with_the_traces_outputs_and_gr
         torch.testing.assert_close(from_kernel, from_loop, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False}])
+@pytest.mark.parametrize("options", [{"bidirectional": True}, {"proj_size": 2}])
 def test_from_lstm_refuses_what_one_explicit_cell_cannot_hold(options):
-    with pytest.raises(ValueError, match="one-layer, unidirectional"):
+    with pytest.raises(ValueError, match="unidirectional nn.LSTM without projection"):
         ExplicitLSTM.from_lstm(nn.LSTM(3, 4, **options))
+    with pytest.raises(ValueError, match="layer must be in 0 .. 1"):
+        ExplicitLSTM.from_lstm(nn.LSTM(3, 4, num_layers=2), layer=2)
+
+
+def test_each_layer_of_a_stacked_lstm_without_biases_is_one_explicit_cell():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bias=False, batch_first=True).double()
+    inputs = torch.randn(2, 5, 3, dtype=torch.float64)
+    first, second = (ExplicitLSTM.from_lstm(lstm, layer) for layer in (0, 1))
+    assert not first.input_gates.bias.any()
+    torch.testing.assert_close(second(first(inputs)), lstm(inputs)[0], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["forward", "trace"])

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.lstm_lrp import (
     _character_index,
     _check_windows,
@@ -26,12 +26,18 @@ from speechxai.attribution.lstm_lrp import (
 )
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.sanity import finite_difference_error
-from speechxai.ctc import ALPHABET
+from speechxai.ctc import ALPHABET, BLANK
 from speechxai.errors import AttributionError
+from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
 
 METHODS = ("saliency", "lrp", "shap")
 N_FEATURES = WINDOW[0] * WINDOW[1]
+WINDOW_AXES = (Axis("frame", "relative to the explained frame",
+                    np.arange(-MFCC_CONTEXT, MFCC_CONTEXT + 1)),
+               Axis("MFCC", "coefficient", np.arange(WINDOW[1])))
+"""The axes of a DeepSpeech MFCC window: relative frame -9 .. 9 (0: the explained frame)
+and MFCC 0 .. 25."""
 """F = 19 * 26 = 494 features of one window."""
 SHAP_MAX_EVALS = 2 * N_FEATURES + 1
 """Default model evaluations of the SHAP permutation explainer: one permutation, forward
@@ -216,7 +222,15 @@ def attribute(
     return Explanation(
         values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),
         frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,
+        axes=WINDOW_AXES, output_names=tuple(output_name(f, t) for f, t in zip(frames, targets,
+                                                                               strict=True)),
     )
+
+
+def output_name(frame: int, target: int) -> str:
+    """``'a' at frame 12``: one output of the recogniser (the CTC blank as ``blank``)."""
+    character = "blank" if target == BLANK else repr(ALPHABET[target])
+    return f"{character} at frame {frame}"
 
 
 def saliency_error(model: DeepSpeech, windows: torch.Tensor, explanation: Explanation,

@@ -39,8 +39,9 @@ def gradient_shap(model: nn.Module, inputs: torch.Tensor, targets, background: t
     array of the inputs' shape (float64)."""
     import shap  # on use: it takes seconds to import
 
-    inputs = torch.as_tensor(inputs, dtype=torch.float32)
-    background = torch.as_tensor(background, dtype=torch.float32)
+    inputs = torch.as_tensor(inputs)
+    inputs = inputs if inputs.is_floating_point() else inputs.float()
+    background = torch.as_tensor(background, dtype=inputs.dtype)
     targets = np.broadcast_to(np.asarray(targets, dtype=int), (len(inputs),))
     if background.ndim != inputs.ndim or background.shape[1:] != inputs.shape[1:]:
         raise AttributionError(f"background must be inputs of shape (B, "

@@ -29,7 +29,8 @@ Bound = float | torch.Tensor
 Target = int | torch.Tensor
 
 
-def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float = 0.25) -> Composite:
+def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float = 0.25,
+                  canonizers: list | None = None) -> Composite:
     """One LRP composite for AudioNet and AlexNet: zennit's ``EpsilonGammaBox``, z^B on the
     first layer, LRP-gamma on the other convolutions, LRP-epsilon on the dense layers
     (the layer-wise recipe of Montavon et al. 2019, Sec. 10.3).
@@ -50,10 +51,12 @@ def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float =
     ReLUs pass relevance unchanged, max-pooling gives it to the winner (the gradient),
     dropout is the identity in eval mode. The first layer is the first convolution or
     linear layer in registration order (``named_modules``), the order of execution in the
-    models of this package; check it for any other model.
+    models of this package; check it for any other model. ``canonizers`` (zennit's, e.g.
+    ``SequentialMergeBatchNorm``) rewrite the model while the composite is active.
     """
     return EpsilonGammaBox(
-        low, high, epsilon=epsilon, gamma=gamma, first_map=[(nn.Linear, ZBox(low, high))]
+        low, high, epsilon=epsilon, gamma=gamma, first_map=[(nn.Linear, ZBox(low, high))],
+        canonizers=canonizers,
     )
 
 
@@ -83,7 +86,7 @@ def check_targets(target: Target, n: int) -> torch.Tensor:
     return target.long().expand(n)
 
 
-def explain(
+def outputs_and_relevance(
     model: nn.Module, inputs: torch.Tensor, target: Target, composite: Composite | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The explained outputs ``f_target(x)`` (N,) and the LRP relevances (shape of ``inputs``).
@@ -95,7 +98,7 @@ def explain(
     check_inputs(inputs)
     if composite is None:
         composite = lrp_composite(inputs.min().item(), inputs.max().item())
-    outputs, relevances = _backpropagate(model, inputs, target,
+    outputs, relevances = backpropagate(model, inputs, target,
                                          lambda: composite.context(model), True)
     return outputs, mutated("lrp", relevances)
 
@@ -104,11 +107,11 @@ def input_gradient(model: nn.Module, inputs: torch.Tensor, target: Target) -> to
     """The gradient of the output logit ``target`` at each input (saliency, Simonyan et al.
     2014, before taking its magnitude), with :func:`relevance`'s checks; model in eval mode."""
     check_inputs(inputs)
-    return mutated("saliency", _backpropagate(model, inputs, target, contextlib.nullcontext,
+    return mutated("saliency", backpropagate(model, inputs, target, contextlib.nullcontext,
                                               False)[1])
 
 
-def _backpropagate(
+def backpropagate(
     model: nn.Module,
     inputs: torch.Tensor,
     target: Target,
@@ -171,7 +174,7 @@ def relevance(
         Relevances of the shape and dtype of ``inputs``, summing per input to the
         explained output up to the stabilisers and the biases' share.
     """
-    return explain(model, inputs, target, composite)[1]
+    return outputs_and_relevance(model, inputs, target, composite)[1]
 
 
 def relevance_stream(
@@ -231,6 +234,6 @@ def conservation_error(
     to the stabilisers); on the model as trained it also counts the relevance absorbed by
     the biases (Montavon et al. 2019, Sec. 10.2.1). ``composite`` as in :func:`relevance`.
     """
-    outputs, relevances = explain(model, inputs, target, composite)
+    outputs, relevances = outputs_and_relevance(model, inputs, target, composite)
     errors = (relevances.flatten(1).sum(1) - outputs).abs()
     return (errors / outputs.abs().clamp_min(torch.finfo(outputs.dtype).tiny)).mean().item()

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from zennit.core import expand
 
-from speechxai.attribution.lrp import Bound, Target, _backpropagate, check_inputs
+from speechxai.attribution.lrp import Bound, Target, backpropagate, check_inputs
 from speechxai.attribution.mutation import mutated
 from speechxai.errors import AttributionError
 
@@ -302,6 +302,6 @@ def fast_relevance(
     check_inputs(inputs)
     low = inputs.min().item() if low is None else low
     high = inputs.max().item() if high is None else high
-    return mutated("lrp", _backpropagate(model, inputs, target,
+    return mutated("lrp", backpropagate(model, inputs, target,
                                          lambda: _fast_rules(model, low, high, epsilon, gamma),
                                          False)[1])

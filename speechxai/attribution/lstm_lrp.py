@@ -12,6 +12,8 @@ for all but the last step - wrong relevances that still sum to the output.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import operator
 
 import torch
@@ -107,6 +109,77 @@ def lstm_relevance(
     with torch.no_grad():
         trace = lstm.trace(inputs)
         return _signal_take_all(lstm, inputs, trace, relevance, Stabilizer(epsilon))
+
+
+class _SignalTakeAll(torch.autograd.Function):
+    """An LSTM layer whose forward gives its outputs and last cell state, and whose backward
+    turns the relevance of the outputs into that of the inputs (:func:`lstm_relevance`), so
+    that it composes with zennit's rules, which pass relevance as the gradient."""
+
+    @staticmethod
+    def forward(ctx, inputs, lstm: ExplicitLSTM, epsilon: float):
+        trace = lstm.trace(inputs)
+        ctx.save_for_backward(inputs)
+        ctx.lstm, ctx.trace, ctx.epsilon = lstm, trace, epsilon
+        return trace.hidden, trace.cell[..., -1, :]
+
+    @staticmethod
+    def backward(ctx, relevance, cell_relevance):
+        if cell_relevance is not None and bool(cell_relevance.ne(0).any()):
+            raise AttributionError(
+                "relevance reached an LSTM's last cell state c_n, which the signal-take-all "
+                "rule does not start from: explain outputs computed from the LSTM's outputs "
+                "or h_n")
+        (inputs,) = ctx.saved_tensors
+        return (_signal_take_all(ctx.lstm, inputs, ctx.trace, relevance,
+                                 Stabilizer(ctx.epsilon)), None, None)
+
+
+def _relevance_forward(lstm: nn.LSTM, layers: list[ExplicitLSTM], epsilon: float,
+                       inputs, hx=None):
+    """``nn.LSTM.forward`` through :class:`_SignalTakeAll`, layer by layer."""
+    if hx is not None:
+        raise AttributionError("LRP through an nn.LSTM starts from the zero state: call it "
+                               "without an initial (h_0, c_0)")
+    if not isinstance(inputs, torch.Tensor):
+        raise AttributionError(f"LRP through an nn.LSTM takes a padded tensor, not "
+                               f"{type(inputs).__name__}")
+    unbatched = inputs.ndim == 2
+    sequences = inputs[None] if unbatched else inputs if lstm.batch_first \
+        else inputs.transpose(0, 1)
+    last_hidden, last_cell = [], []
+    for layer in layers:
+        sequences, cell = _SignalTakeAll.apply(sequences, layer, epsilon)
+        last_hidden.append(sequences[:, -1])
+        last_cell.append(cell)
+    state = (torch.stack(last_hidden), torch.stack(last_cell))
+    if unbatched:
+        return sequences[0], (state[0][:, 0], state[1][:, 0])
+    return (sequences if lstm.batch_first else sequences.transpose(0, 1)), state
+
+
+@contextlib.contextmanager
+def torch_lstm_rule(model: nn.Module, epsilon: float = 1e-4):
+    """Within this context every ``nn.LSTM`` of ``model`` propagates relevance by the
+    signal-take-all rule (Arras et al. 2017; :func:`lstm_relevance`) when zennit's rules
+    run backward through the model, instead of letting gradients through as zennit would.
+    Its layers run as :class:`~speechxai.models.ExplicitLSTM` cells with its weights (the
+    same outputs); bidirectional and projected LSTMs and initial states are refused."""
+    patched = []
+    try:
+        for name, module in model.named_modules():
+            if isinstance(module, nn.LSTM):
+                try:
+                    layers = [ExplicitLSTM.from_lstm(module, k) for k in range(module.num_layers)]
+                except ValueError as error:
+                    raise AttributionError(f"module {name!r}: {error}; LRP has no rule for it") \
+                        from None
+                module.forward = functools.partial(_relevance_forward, module, layers, epsilon)
+                patched.append(module)
+        yield model
+    finally:
+        for module in patched:
+            del module.forward  # the class's forward again
 
 
 def _check_windows(windows: torch.Tensor, model: nn.Module) -> None:

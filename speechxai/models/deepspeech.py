@@ -72,17 +72,22 @@ class ExplicitLSTM(nn.Module):
         self.hidden_gates = nn.Linear(hidden_size, 4 * hidden_size)
 
     @classmethod
-    def from_lstm(cls, lstm: nn.LSTM) -> ExplicitLSTM:
-        """The explicit cell with the weights of a one-layer, unidirectional ``nn.LSTM``."""
-        if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.bias:
-            raise ValueError(f"only a one-layer, unidirectional nn.LSTM with biases and no "
-                             f"projection can be copied, got {lstm}")
-        explicit = cls(lstm.input_size, lstm.hidden_size).to(lstm.weight_ih_l0)
+    def from_lstm(cls, lstm: nn.LSTM, layer: int = 0) -> ExplicitLSTM:
+        """The explicit cell with the weights of layer ``layer`` of a unidirectional
+        ``nn.LSTM`` without projection (biases zero where it has none)."""
+        if lstm.bidirectional or lstm.proj_size:
+            raise ValueError(f"only a unidirectional nn.LSTM without projection can be copied, "
+                             f"got {lstm}")
+        if not 0 <= layer < lstm.num_layers:
+            raise ValueError(f"layer must be in 0 .. {lstm.num_layers - 1}, got {layer}")
+        weights = getattr(lstm, f"weight_ih_l{layer}")
+        explicit = cls(weights.shape[1], lstm.hidden_size).to(weights)
         with torch.no_grad():
-            explicit.input_gates.weight.copy_(lstm.weight_ih_l0)
-            explicit.input_gates.bias.copy_(lstm.bias_ih_l0)
-            explicit.hidden_gates.weight.copy_(lstm.weight_hh_l0)
-            explicit.hidden_gates.bias.copy_(lstm.bias_hh_l0)
+            explicit.input_gates.weight.copy_(weights)
+            explicit.hidden_gates.weight.copy_(getattr(lstm, f"weight_hh_l{layer}"))
+            for gates, name in ((explicit.input_gates, "ih"), (explicit.hidden_gates, "hh")):
+                bias = getattr(lstm, f"bias_{name}_l{layer}") if lstm.bias else None
+                gates.bias.copy_(bias) if bias is not None else gates.bias.zero_()
         return explicit
 
     def trace(self, inputs: torch.Tensor,

@@ -1,0 +1,222 @@
+"""speechxai.explain and speechxai.Explanation: each method against its definition, LRP
+through a user's nn.LSTM against the signal-take-all rule, and clear errors."""
+
+import runpy
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from zennit.composites import LayerMapComposite
+from zennit.rules import Epsilon
+
+import speechxai
+from speechxai import AttributionError
+from speechxai.attribution.explanation import Axis, Explanation, concatenate
+from speechxai.attribution.lrp import relevance
+from speechxai.attribution.lstm_lrp import lstm_relevance
+from speechxai.models import AudioNet
+from speechxai.models.deepspeech import ExplicitLSTM
+
+matplotlib.use("Agg")
+
+
+class Spotter(nn.Module):
+    """A user's model: convolution, ReLU, an nn.LSTM over the frames, a linear head."""
+
+    def __init__(self, bias: bool = True, hidden: int = 6):
+        super().__init__()
+        self.front = nn.Sequential(nn.Conv1d(1, 4, 8, stride=4, bias=bias), nn.ReLU())
+        self.lstm = nn.LSTM(4, hidden, batch_first=True, bias=bias)
+        self.head = nn.Linear(hidden, 3, bias=bias)
+
+    def forward(self, x):
+        outputs, _ = self.lstm(self.front(x).transpose(1, 2))
+        return self.head(outputs[:, -1])
+
+
+@pytest.fixture
+def waveforms():
+    return torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+def test_lrp_through_a_users_lstm_conserves_the_explained_output(waveforms):
+    torch.manual_seed(0)
+    model = Spotter(bias=False).double()
+    explanation = speechxai.explain(model, waveforms, target=[0, 2], method="lrp",
+                                    epsilon=1e-12, lstm_epsilon=1e-12)
+    sums = explanation.values.reshape(2, -1).sum(1)
+    np.testing.assert_allclose(sums, explanation.outputs, rtol=1e-6)
+    assert np.abs(explanation.values).sum() > 0
+
+
+def test_lrp_through_an_lstm_is_the_signal_take_all_rule():
+    torch.manual_seed(2)
+    lstm = nn.LSTM(3, 5, batch_first=True).double()
+    head = nn.Linear(5, 2, bias=False).double()
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = lstm, head
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[1][0][-1])  # h_n of the last layer
+
+    inputs = torch.randn(1, 4, 3, dtype=torch.float64)
+    # the head as LRP-0 (the default composite would give the first linear layer z^B)
+    composite = LayerMapComposite([(nn.Linear, Epsilon(1e-12))])
+    explained = speechxai.explain(Model(), inputs, target=1, method="lrp", composite=composite,
+                                  lstm_epsilon=1e-6)
+    with torch.no_grad():
+        hidden = lstm(inputs)[0]
+    top = torch.zeros_like(hidden)
+    top[:, -1] = head.weight[1] * hidden[:, -1]  # LRP-0 of the linear head
+    expected = lstm_relevance(ExplicitLSTM.from_lstm(lstm), inputs, top, epsilon=1e-6)
+    np.testing.assert_allclose(explained.values, expected.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_lrp_of_a_package_model_equals_its_relevance():
+    torch.manual_seed(0)
+    model = AudioNet(10, width=0.25).eval()
+    inputs = torch.randn(2, 1, 8000)
+    explained = speechxai.explain(model, inputs, target=3, method="lrp")
+    np.testing.assert_allclose(explained.values, relevance(model, inputs, 3).double().numpy(),
+                               rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("layer, name", [
+    (nn.GRU(4, 4, batch_first=True), "GRU"),
+    (nn.LayerNorm(4), "LayerNorm"),
+    (nn.LSTM(4, 4, batch_first=True, bidirectional=True), "bidirectional"),
+])
+def test_a_layer_without_an_lrp_rule_is_named(layer, name, waveforms):
+    model = nn.Sequential(nn.Conv1d(1, 4, 8, stride=4), nn.Flatten(1), nn.Linear(60, 3))
+    model.add_module("extra", layer)
+    with pytest.raises(AttributionError, match=name):
+        speechxai.explain(model.double(), waveforms, target=0, method="lrp")
+
+
+def test_a_batchnorm_that_cannot_be_merged_is_named(waveforms):
+    model = nn.Sequential(nn.Conv1d(1, 4, 8, stride=4), nn.ReLU(), nn.BatchNorm1d(4),
+                          nn.Flatten(1), nn.Linear(60, 3)).double().eval()
+    with pytest.raises(AttributionError, match=r"'2' \(BatchNorm1d\)"):
+        speechxai.explain(model, waveforms, target=0, method="lrp")
+    model = nn.Sequential(nn.Conv1d(1, 4, 8, stride=4), nn.BatchNorm1d(4), nn.ReLU(),
+                          nn.Flatten(1), nn.Linear(60, 3)).double().eval()
+    assert speechxai.explain(model, waveforms, target=0, method="lrp").values.shape == (2, 1, 64)
+
+
+def _linear():
+    torch.manual_seed(4)
+    return nn.Sequential(nn.Flatten(1), nn.Linear(64, 3)).double()
+
+
+def test_gradient_methods_match_their_definitions(waveforms):
+    model = _linear()
+    weight = model[1].weight.detach()[1].reshape(1, 64).numpy()
+    saliency = speechxai.explain(model, waveforms, 1, "saliency")
+    np.testing.assert_allclose(saliency.values, np.abs(np.broadcast_to(weight, (2, 1, 64))))
+    times_input = speechxai.explain(model, waveforms, 1, "gradient_x_input")
+    np.testing.assert_allclose(times_input.values, waveforms.numpy() * weight, rtol=1e-9)
+    integrated = speechxai.explain(model, waveforms, 1, "integrated_gradients", n_steps=8)
+    np.testing.assert_allclose(integrated.values.reshape(2, -1).sum(1),
+                               integrated.outputs - integrated.base_values, rtol=1e-6)
+    # shap's GradientExplainer samples in float32
+    shap = speechxai.explain(model.float(), waveforms.float(), 1, "shap",
+                             background=torch.zeros(1, 1, 64))
+    np.testing.assert_allclose(shap.values, waveforms.numpy() * weight, rtol=1e-4, atol=1e-6)
+    model.double()
+    occlusion = speechxai.explain(model, waveforms, 1, "occlusion", window=(1, 1))
+    np.testing.assert_allclose(occlusion.values, waveforms.numpy() * weight, rtol=1e-6,
+                               atol=1e-9)
+
+
+def test_the_default_target_is_the_predicted_class(waveforms):
+    model = Spotter().double()
+    explained = speechxai.explain(model, waveforms, method="saliency")
+    with torch.no_grad():
+        np.testing.assert_array_equal(explained.targets, model(waveforms).argmax(1).numpy())
+
+
+def _energy_first_half(waveforms):
+    """A black box: the probability of class 1 rises with the energy of the first half."""
+    energy = torch.stack([w[: len(w) // 2].pow(2).mean() for w in waveforms])
+    first = torch.sigmoid(10 * (energy - 0.5))
+    return torch.stack([1 - first, first], 1).numpy()
+
+
+def test_black_box_occlusion_and_shap_find_the_segments_the_model_uses():
+    signal = torch.ones(1, 800) * 1.2
+    occluded = speechxai.explain(_energy_first_half, signal, 1, "occlusion", sample_rate=8000,
+                                 segment=0.01)
+    values = occluded.values[0]
+    assert values[:400].min() > 0 and np.abs(values[400:]).max() == 0
+    assert occluded.axes[0].name == "time" and occluded.axes[0].coords[-1] == pytest.approx(799 / 8000)
+    shap = speechxai.explain(_energy_first_half, signal, 1, "shap", sample_rate=8000,
+                             segment=0.01, n_samples=5)
+    # Shapley sampling is efficient for every permutation: the values add up exactly
+    segment_values = shap.values[0][::80]
+    assert segment_values.sum() == pytest.approx(shap.outputs[0] - shap.base_values[0])
+    assert shap.values[0][400:].max() == 0
+    again = speechxai.explain(_energy_first_half, signal, 1, "shap", sample_rate=8000,
+                              segment=0.01, n_samples=5)
+    np.testing.assert_array_equal(shap.values, again.values)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, x: speechxai.explain(m, x, 0, "deeplift"), "must be one of"),
+    (lambda m, x: speechxai.explain(m, x, 0, "lrp", steps=3), "unknown"),
+    (lambda m, x: speechxai.explain(m, x, 7, "saliency"), "out of range"),
+    (lambda m, x: speechxai.explain(m, x, 0.5, "saliency"), "class indices"),
+    (lambda m, x: speechxai.explain(m, x * np.nan, 0, "saliency"), "NaN"),
+    (lambda m, x: speechxai.explain(m, x.long(), 0, "saliency"), "floating-point"),
+    (lambda m, x: speechxai.explain(m, x.numpy().astype(np.int16), 0, "saliency"),
+     "floating-point"),
+    (lambda m, x: speechxai.explain(m, x[:, :, :10], 0, "saliency"), "rejected inputs"),
+    (lambda m, x: speechxai.explain(_energy_first_half, x[:, 0], 0, "lrp"), "black-box"),
+    (lambda m, x: speechxai.explain(_energy_first_half, x[:, 0], 0, "occlusion"), "sample_rate"),
+    (lambda m, x: speechxai.explain(m, x, 0, "occlusion", window=(4,)), "one size per"),
+    (lambda m, x: speechxai.explain("model", x, 0, "saliency"), "predict_proba callable"),
+])
+def test_bad_calls_raise_clear_errors(call, message, waveforms):
+    with pytest.raises(AttributionError, match=message):
+        call(_linear(), waveforms)
+
+
+def test_explanation_frame_plot_play_and_selection():
+    values = np.arange(12.0).reshape(2, 6) - 5
+    waveform = Explanation(values, np.ones((2, 6)), "lrp", targets=[1, 0], sample_rate=6,
+                           axes=(Axis("time", "s", np.arange(6) / 6),))
+    frame = waveform.to_frame()
+    assert len(frame) == 12 and list(frame.columns) == [
+        "output", "output_name", "target", "method", "time", "value", "data"]
+    assert frame.loc[7, "value"] == values[1, 1] and frame.loc[7, "output_name"] == "class 0"
+    figure = waveform.plot(1)
+    assert figure.axes[0].get_xlabel() == "time (s)"
+    audio = waveform.play(1)
+    assert audio.data[:4] == b"RIFF" and int.from_bytes(audio.data[24:28], "little") == 6
+    assert waveform[1].targets.tolist() == [0] and len(concatenate([waveform, waveform])) == 4
+
+    words = Explanation(np.array([[0.3, -0.1]]), np.zeros((1, 2)), "occlusion",
+                        axes=(Axis("word", "", np.array(["turn", "on"])),))
+    assert [t.get_text() for t in words.plot().axes[0].get_xticklabels()] == ["turn", "on"]
+    with pytest.raises(AttributionError, match="needs an explanation of a waveform"):
+        words.play()
+    grid = Explanation(np.ones((1, 3, 4)), np.ones((1, 3, 4)), "saliency")
+    assert grid.plot().axes[0].get_ylabel() == "dim 1"
+    with pytest.raises(AttributionError, match="one coordinate per position"):
+        Explanation(np.ones((1, 3)), np.ones((1, 3)), "x", axes=(Axis("t", "s", [0, 1]),))
+    with pytest.raises(AttributionError, match="one or two feature axes"):
+        Explanation(np.ones((1, 2, 2, 2)), np.ones((1, 2, 2, 2)), "x").plot()
+
+
+def test_the_example_explains_a_user_model_with_an_lstm(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    example = Path(__file__).parents[1] / "examples" / "explain_your_own_model.py"
+    explanations = runpy.run_path(str(example), run_name="example")["main"]()
+    assert set(explanations) >= {"saliency", "lrp", "shap", "occlusion", "black-box occlusion"}
+    assert (tmp_path / "explain_your_own_model.png").stat().st_size > 10_000
+    assert "LRP through the LSTM" in capsys.readouterr().out
