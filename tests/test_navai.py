@@ -195,14 +195,21 @@ def test_controls_pooled_over_seeds_hold_only_when_every_seed_holds():
 
 
 def test_each_seeds_verdict_is_counted_and_tabled():
-    from speechxai.experiments.navai import SeedControls, describe_seeds, seed_table
+    from speechxai.experiments.navai import SeedControls, describe_seeds, learned, seed_table
 
     per_seed = [SeedControls(0, 0.10, {"min_sens": {"random_shifts": (-0.10, -0.15, -0.05)}}),
                 SeedControls(1, 0.20, {"min_sens": {"random_shifts": (0.30, -0.05, 0.80)}})]
     text = describe_seeds(per_seed)
-    assert "2 training seeds (CER 0.100 to 0.200)" in text
+    assert "2 pooled training seeds (CER 0.100 to 0.200)" in text
     assert "the sensitivity minimum in 1 of them" in text
     assert describe_seeds(per_seed[:1]) == ""
+    failed = [*per_seed, SeedControls(2, 0.79, per_seed[1].controls)]
+    assert learned(failed) == per_seed
+    text = describe_seeds(failed)
+    assert text.startswith("The recogniser of seed 2 did not learn (CER 0.79, above 0.5)")
+    assert "2 pooled training seeds" in text
+    assert learned(failed[2:]) == failed[2:]
+    assert describe_seeds([failed[2], failed[2]]).startswith("No recogniser learned")
     table = seed_table(per_seed)
     assert list(table.index) == [0, 1]
     assert table.loc[1, "the sensitivity minimum"] == "+0.300 [-0.050, +0.800]"

@@ -376,6 +376,17 @@ def controls_over_seeds(config: Wav2LetterConfig, train_items: Sequence, items: 
     return per_seed
 
 
+LEARNED_CER = 0.5
+"""A recogniser whose CER on the analysed sequences is above this did not learn: most of its
+letter windows are windows of wrong letters, so its controls are left out of the pool."""
+
+
+def learned(per_seed: Sequence[SeedControls]) -> list[SeedControls]:
+    """The seeds whose recogniser learned (CER at most :data:`LEARNED_CER`); all of them
+    if none did."""
+    return [s for s in per_seed if s.cer <= LEARNED_CER] or list(per_seed)
+
+
 def pooled_controls(per_seed: Sequence[Controls]) -> Controls:
     """Controls over several training seeds: the mean estimate, and an interval from the
     lowest to the highest end of the seeds' intervals - below zero only if every seed's
@@ -402,11 +413,20 @@ def describe_seeds(per_seed: Sequence[SeedControls], null: str = "random_shifts"
     interval below zero), in a sentence; empty for one seed."""
     if len(per_seed) < 2:
         return ""
-    counts = [f"{ALIGNMENT_NAMES[name]} in {sum(s.controls[name][null][2] < 0 for s in per_seed)}"
+    pooled = learned(per_seed)
+    failed = [s for s in per_seed if s not in pooled]
+    text = ""
+    if failed:
+        text = (f"The recogniser of seed {', '.join(str(s.seed) for s in failed)} did not learn "
+                f"(CER {', '.join(f'{s.cer:.2f}' for s in failed)}, above {LEARNED_CER}): its "
+                f"controls are shown but not pooled. ")
+    elif any(s.cer > LEARNED_CER for s in per_seed):
+        text = f"No recogniser learned (CER above {LEARNED_CER}): all are pooled. "
+    counts = [f"{ALIGNMENT_NAMES[name]} in {sum(s.controls[name][null][2] < 0 for s in pooled)}"
               for name in per_seed[0].controls]
-    return (f"Over {len(per_seed)} training seeds (CER {min(s.cer for s in per_seed):.3f} to "
-            f"{max(s.cer for s in per_seed):.3f}), aligning beat random shifts at "
-            f"{', '.join(counts)} of them.")
+    return text + (f"Over the {len(pooled)} pooled training seeds (CER "
+                   f"{min(s.cer for s in pooled):.3f} to {max(s.cer for s in pooled):.3f}), "
+                   f"aligning beat random shifts at {', '.join(counts)} of them.")
 
 
 def describe_controls(controls: Controls) -> str:
