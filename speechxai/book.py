@@ -433,6 +433,8 @@ def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
     site = variant_dir(build_dir, "site", dataset)
     shutil.rmtree(site, ignore_errors=True)
     shutil.copytree(root / "book", site / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    if (root / "examples").is_dir():  # the API reference includes them
+        shutil.copytree(root / "examples", site / "examples")
     shutil.copy(root / "_toc.yml", site)
     for chapter in chapters(root):
         staged = site / chapter.source.relative_to(root)

@@ -212,3 +212,12 @@ def test_wordlevel_chapter_shows_its_figures_and_tables(smoke_build):
     for caption in ("word relevance per slot", "paralinguistic relevance r(p)",
                     "held-out commands", "sex classifier", "AOPC over"):
         assert any(caption in text for text in shown), f"no table captioned {caption!r}"
+
+
+def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
+    page = (smoke_build / "html" / "book" / "api.html").read_text()
+    for documented in ("speechxai.attribution.explain.explain",
+                       "speechxai.attribution.explanation.Explanation.plot",
+                       "speechxai.attribution.lstm_lrp.torch_lstm_rule"):
+        assert f'id="{documented}"' in page, documented
+    assert "KeywordSpotter" in page and "signal-take-all" in page

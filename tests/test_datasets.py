@@ -177,6 +177,27 @@ def test_embedded_corpus_is_cached(small_corpus):
     assert run.returncode == 0 and "synthesizing" not in run.stderr + run.stdout
 
 
+@pytest.mark.parametrize("damage", ["truncate audio", "flip a byte", "remove index",
+                                    "garble index"])
+def test_a_damaged_corpus_cache_is_reported_and_generated_again(damage, tmp_path, capsys):
+    first = SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=tmp_path, progress=False)
+    audio, index = first.folder / "audio.npy", first.folder / "index.json"
+    expected = audio.read_bytes()
+    if damage == "truncate audio":
+        audio.write_bytes(expected[:-100])
+    elif damage == "flip a byte":
+        audio.write_bytes(expected[:-1] + bytes([expected[-1] ^ 1]))
+    elif damage == "remove index":
+        index.unlink()
+    else:
+        index.write_text("{")
+    capsys.readouterr()
+    again = SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=tmp_path, progress=False)
+    assert f"the corpus cache {first.folder} is unusable" in capsys.readouterr().out
+    assert (again.folder / "audio.npy").read_bytes() == expected
+    assert again[3].waveform.numel() > 0
+
+
 def test_embedded_folds_are_speaker_disjoint(small_corpus):
     for task in ("digit", "sex"):
         for fold in folds(small_corpus, task):

@@ -154,7 +154,8 @@ def test_black_box_occlusion_and_shap_find_the_segments_the_model_uses():
                                  segment=0.01)
     values = occluded.values[0]
     assert values[:400].min() > 0 and np.abs(values[400:]).max() == 0
-    assert occluded.axes[0].name == "time" and occluded.axes[0].coords[-1] == pytest.approx(799 / 8000)
+    assert occluded.axes[0].name == "time"
+    assert occluded.axes[0].coords[-1] == pytest.approx(799 / 8000)
     shap = speechxai.explain(_energy_first_half, signal, 1, "shap", sample_rate=8000,
                              segment=0.01, n_samples=5)
     # Shapley sampling is efficient for every permutation: the values add up exactly

@@ -11,6 +11,7 @@ which zennit lacks.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,9 +24,9 @@ from speechxai.attribution.blackbox import SINGLE_SLOT, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation, index_axes, time_axis
 from speechxai.attribution.gradient_shap import gradient_shap
 from speechxai.attribution.lrp import backpropagate, check_inputs, check_targets, lrp_composite
-from speechxai.models.deepspeech import ExplicitLSTM
 from speechxai.attribution.lstm_lrp import torch_lstm_rule
 from speechxai.errors import AttributionError
+from speechxai.models.deepspeech import ExplicitLSTM
 
 MODEL_METHODS = {
     "saliency": {"abs": True},
@@ -191,7 +192,7 @@ def lrp_rule_gaps(model: nn.Module) -> list[str]:
     for module in model.modules():
         if isinstance(module, nn.Sequential):
             children = list(module)
-            mergeable.update(id(after) for before, after in zip(children, children[1:])
+            mergeable.update(id(after) for before, after in itertools.pairwise(children)
                              if isinstance(before, (nn.Linear, nn.Conv1d, nn.Conv2d))
                              and isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)))
     gaps = []

@@ -29,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from speechxai.datasets.corpus import DIGIT_WORDS, DigitCorpus, Entry, data_root
+from speechxai.locking import exclusive_lock
 
 CORPUS_VERSION = 1  # bump when the generator changes what it produces
 ACCENTS = ("en-us", "en", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc")
@@ -132,6 +133,7 @@ def generate(config: dict, folder: Path, report_every: int = 20) -> None:
     np.save(folder / "audio.npy", np.concatenate(chunks))
     index = {
         "config": config,
+        "audio_sha256": file_sha256(folder / "audio.npy"),
         "sample_rate": 22050,
         "speakers": [asdict(speaker) for speaker in speakers],
         "columns": ["digit", "speaker", "rep", "start", "end", "speech_start", "speech_end"],
@@ -139,6 +141,36 @@ def generate(config: dict, folder: Path, report_every: int = 20) -> None:
     }
     (folder / "index.json").write_text(json.dumps(index))
     print(f"seconds {time.perf_counter() - started:.3f}", flush=True)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1-MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_problem(folder: Path) -> str | None:
+    """Why the corpus cache ``folder`` cannot be used (missing, no or unreadable
+    ``index.json``, written without a checksum, ``audio.npy`` missing or not matching its
+    checksum), or None if it can."""
+    if not folder.exists():
+        return "missing"
+    try:
+        index = json.loads((folder / "index.json").read_text())
+    except FileNotFoundError:
+        return "no index.json (an interrupted generation?)"
+    except (OSError, ValueError) as error:
+        return f"index.json unreadable ({error})"
+    if "audio_sha256" not in index:
+        return "written by an older version, without a checksum"
+    if not (folder / "audio.npy").is_file():
+        return "audio.npy missing"
+    if file_sha256(folder / "audio.npy") != index["audio_sha256"]:
+        return "audio.npy does not match its checksum (truncated or changed)"
+    return None
 
 
 def _generate_in_subprocess(config: dict, folder: Path, progress: bool) -> None:
@@ -220,8 +252,14 @@ class SpokenDigits(DigitCorpus):
         key = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
         base = Path(root) if root is not None else data_root()
         self.folder = base / "embedded" / f"spoken-digits-{key[:16]}"
-        if not (self.folder / "index.json").exists():
-            _generate_in_subprocess(self.config, self.folder, progress)
+        with exclusive_lock(self.folder):  # one process generates, the others wait for it
+            problem = cache_problem(self.folder)
+            if problem is not None:
+                if self.folder.exists():
+                    print(f"the corpus cache {self.folder} is unusable: {problem}; generating "
+                          f"it again")
+                    shutil.rmtree(self.folder)
+                _generate_in_subprocess(self.config, self.folder, progress)
         index = json.loads((self.folder / "index.json").read_text())
         self.sample_rate = index["sample_rate"]
         self.audio = np.load(self.folder / "audio.npy", mmap_mode="r")
