@@ -221,3 +221,4 @@ def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
                        "speechxai.attribution.lstm_lrp.torch_lstm_rule"):
         assert f'id="{documented}"' in page, documented
     assert "KeywordSpotter" in page and "signal-take-all" in page
+    assert 'class="problematic"' not in page  # docstring markup Sphinx could not read

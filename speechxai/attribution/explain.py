@@ -72,7 +72,7 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
     target : int or sequence of int, optional
         The explained class, one for all or one per input; default the predicted class.
     method : str
-        For a torch model one of :data:`MODEL_METHODS`: ``saliency`` (|gradient|, Simonyan
+        For a torch model one of :data:`MODEL_METHODS`: ``saliency`` (``|gradient|``, Simonyan
         et al. 2014), ``gradient_x_input``, ``integrated_gradients`` (Sundararajan et al.
         2017), ``lrp``, ``shap`` (expected gradients against ``background`` inputs, default
         one all-zero input), ``occlusion`` (Zeiler & Fergus 2014; ``window`` default a tenth

@@ -300,7 +300,7 @@ def navai(windows, letters: Sequence[str], attributions=None, position: str = "m
     -------
     LetterMaps
         Per letter: the average of its aligned windows minus the average of all K aligned
-        windows (the mean over all letters' windows), divided by its max |value| (an all-zero
+        windows (the mean over all letters' windows), divided by its max ``|value|`` (an all-zero
         map stays zero).
     """
     windows = np.asarray(windows, dtype=np.float64)
