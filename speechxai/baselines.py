@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechxai.book import _write_json, chapters, records_path, run_command, run_name, select
+from speechxai.book import chapters, records_path, run_command, run_name, select, write_json
 from speechxai.findings import MissingRecord, claims_of, evaluate, our_value
 
 
@@ -179,7 +179,7 @@ def write_baseline(
     claims = {claim.id: {"predicate": claim.predicate,
                          "holds": bool(predicate_holds(claim.predicate, records))}
               for claim in claims_of(chapter) if claim.predicate is not None}
-    _write_json(path, {
+    write_json(path, {
         "records": {name: {"value": value,
                            "tolerance": old.get(name, {}).get("tolerance", tolerance)}
                     for name, value in records.items()},

@@ -49,7 +49,7 @@ def record(name: str, value: float) -> float:
         records_file = Path(path)
         records = json.loads(records_file.read_text()) if records_file.exists() else {}
         records[name] = number
-        _write_json(records_file, records)
+        write_json(records_file, records)
     print(f"record: {name} = {number:.6g}")
     return number
 
@@ -61,7 +61,7 @@ def records_dir() -> Path:
     return Path(path).parent if path else project_root() / "_build" / "records"
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     """Write ``data`` atomically: readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
@@ -265,7 +265,7 @@ def _merge_timing(build_dir: Path, keys: tuple[str, ...], entry: dict) -> None:
     for key in keys[:-1]:
         node = node.setdefault(key, {})
     node[keys[-1]] = {**entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    _write_json(path, timing)
+    write_json(path, timing)
 
 
 def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,

@@ -133,7 +133,7 @@ def test_book_timing_totals_against_targets(benchmarks, tiny_book, monkeypatch):
     monkeypatch.setattr(book_timing, "ROOT", tiny_book)
     rows = book_timing.run(profile="quick")
     assert [row["holds"] for row in rows] == [None] * 5  # nothing recorded yet
-    book._write_json(book.timing_path(tiny_book / "_build"), {"quick": {
+    book.write_json(book.timing_path(tiny_book / "_build"), {"quick": {
         "echo": {"cold": {"seconds": 1500.0}, "warm": {"seconds": 300.0}},
         "broken": {"warm": {"seconds": 240.0}}}})
     rows = {row["figure"]: row for row in book_timing.run(profile="quick")}
@@ -162,7 +162,7 @@ def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tin
         (data_root() / "models" / "toy-digit-0123.pt").touch()
     """], 'profile = "smoke"')
     build_dir = tiny_book / "_build"
-    book._write_json(book.timing_path(build_dir), {"quick": {"echo": {"warm": {"seconds": 1}}}})
+    book.write_json(book.timing_path(build_dir), {"quick": {"echo": {"warm": {"seconds": 1}}}})
     chapter = book.Chapter("trains", source)
     for _ in range(2):
         book.run_chapter(chapter, "smoke", build_dir, progress_bar=False)

@@ -67,8 +67,8 @@ def test_an_altered_committed_baseline_fails(tiny_book):
     """Records equal to a baseline pass; changing one number in it fails the check."""
     build_dir = tiny_book / "_build"
     records = {"seed": 0.0, "scaled": 2.5, "is_smoke": 1.0}
-    book._write_json(book.records_path(build_dir, "echo", "smoke"), records)
-    book._write_json(book.records_path(build_dir, "broken", "smoke"), {})
+    book.write_json(book.records_path(build_dir, "echo", "smoke"), records)
+    book.write_json(book.records_path(build_dir, "broken", "smoke"), {})
     baselines.write_baseline(tiny_book, build_dir, "echo", "smoke", tolerance=1e-6)
     baselines.write_baseline(tiny_book, build_dir, "broken", "smoke", tolerance=1e-6)
     assert baselines.check(tiny_book, build_dir, "smoke").problems == []
@@ -83,19 +83,19 @@ def test_an_altered_committed_baseline_fails(tiny_book):
 
 def test_rewriting_a_baseline_keeps_its_tolerances(tiny_book):
     build_dir = tiny_book / "_build"
-    book._write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 0.0})
+    book.write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 0.0})
     path = baselines.write_baseline(tiny_book, build_dir, "echo", "smoke", tolerance=0.5)
     baseline = json.loads(path.read_text())
     baseline["records"]["seed"]["tolerance"] = 0.25
     path.write_text(json.dumps(baseline))
-    book._write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
+    book.write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
     baselines.write_baseline(tiny_book, build_dir, "echo", "smoke", tolerance=0.5)
     assert json.loads(path.read_text()) == {
         "records": {"seed": {"value": 1.0, "tolerance": 0.25}}, "claims": {}}
 
 
 def test_check_without_records_says_how_to_make_them(tiny_book):
-    book._write_json(baselines.baseline_path(tiny_book, "echo", "smoke"),
+    book.write_json(baselines.baseline_path(tiny_book, "echo", "smoke"),
                      {"records": BASELINE, "claims": {}})
     problems = baselines.check(tiny_book, tiny_book / "_build", "smoke", ["echo"]).problems
     assert problems == [
@@ -152,7 +152,7 @@ def test_a_claim_of_the_chapter_without_baseline_fails():
 
 def test_write_baseline_records_which_claims_hold(tiny_book):
     build_dir = tiny_book / "_build"
-    book._write_json(book.records_path(build_dir, "deepspeech", "smoke"), deletion_records(-0.05))
+    book.write_json(book.records_path(build_dir, "deepspeech", "smoke"), deletion_records(-0.05))
     path = baselines.write_baseline(tiny_book, build_dir, "deepspeech", "smoke", tolerance=0.1)
     claims = json.loads(path.read_text())["claims"]
     assert claims[LRP_DELETION] == {"predicate": LRP_PREDICATE, "holds": True}

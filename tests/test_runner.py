@@ -141,8 +141,8 @@ def test_every_parameter_a_profile_sets_is_declared_by_its_chapter():
 
 def test_check_cli_fails_on_drift_naming_chapter_and_record(tiny_book):
     build_dir = tiny_book / "_build"
-    book._write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
-    book._write_json(baselines.baseline_path(tiny_book, "echo", "smoke"),
+    book.write_json(book.records_path(build_dir, "echo", "smoke"), {"seed": 1.0})
+    book.write_json(baselines.baseline_path(tiny_book, "echo", "smoke"),
                      {"records": {"seed": {"value": 0.0, "tolerance": 0.1}}, "claims": {}})
     result = speechxai("book", "check", "--profile", "smoke", "--chapter", "echo", cwd=tiny_book)
     assert result.returncode == 1

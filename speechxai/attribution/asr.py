@@ -21,7 +21,7 @@ from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.lstm_lrp import (
     _character_index,
     _check_windows,
-    _index,
+    as_index,
     deepspeech_lrp,
 )
 from speechxai.attribution.mutation import mutated
@@ -103,11 +103,11 @@ def _shap(model, windows, frames, targets, background=None, max_evals=SHAP_MAX_E
     if background.shape != WINDOW or not np.isfinite(background).all():
         raise AttributionError(f"background must be a finite (19, 26) window, got shape "
                                f"{background.shape}")
-    if _index(max_evals, 2**62) is None or max_evals < SHAP_MAX_EVALS:
+    if as_index(max_evals, 2**62) is None or max_evals < SHAP_MAX_EVALS:
         raise AttributionError(f"max_evals must be an int >= 2 * {N_FEATURES} + 1 = "
                                f"{SHAP_MAX_EVALS} (one permutation forward and back), got "
                                f"{max_evals!r}")
-    if _index(seed, 2**32) is None:
+    if as_index(seed, 2**32) is None:
         raise AttributionError(f"seed must be an int in 0..2**32 - 1, got {seed!r}")
     import shap  # on use: it takes seconds to import
 
@@ -152,7 +152,7 @@ def _pairs(target: object, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     for pair in [target] if single else target:
         if not is_pair(pair):
             raise AttributionError(f"each target must be a (frame, character) pair, got {pair!r}")
-        frame = _index(pair[0], n_frames)
+        frame = as_index(pair[0], n_frames)
         if frame is None:
             raise AttributionError(f"frame must be an int in 0..{n_frames - 1}, got {pair[0]!r}")
         frames.append(frame)

@@ -197,7 +197,7 @@ def _check_windows(windows: torch.Tensor, model: nn.Module) -> None:
         raise AttributionError(f"windows are {windows.dtype} but the model is {dtype}")
 
 
-def _index(value: object, stop: int) -> int | None:
+def as_index(value: object, stop: int) -> int | None:
     """``value`` as an int in ``0..stop - 1`` (Python, numpy or 0-d torch integers), else None."""
     if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
         return None
@@ -211,7 +211,7 @@ def _index(value: object, stop: int) -> int | None:
 def _character_index(character: int | str) -> int:
     if isinstance(character, str) and len(character) == 1 and character in ALPHABET:
         return ALPHABET.index(character)
-    index = None if isinstance(character, str) else _index(character, N_CLASSES)
+    index = None if isinstance(character, str) else as_index(character, N_CLASSES)
     if index is None:
         raise AttributionError(f"character must be one of {ALPHABET!r} or a class index 0.."
                                f"{N_CLASSES - 1} (the last is the CTC blank), got {character!r}")
@@ -259,7 +259,7 @@ def deepspeech_lrp(
         raise AttributionError(f"model must be a speechxai.models.DeepSpeech, got "
                                f"{type(model).__name__}")
     _check_windows(windows, model)
-    index = _index(frame, len(windows))
+    index = as_index(frame, len(windows))
     if index is None:
         raise AttributionError(f"frame must be an int in 0..{len(windows) - 1}, got {frame!r}")
     frame, character = index, _character_index(character)

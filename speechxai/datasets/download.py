@@ -378,7 +378,7 @@ def _download_verified(archive: Archive, target: Path, progress: bool, timeout,
 
 
 def _write_record(target: Path, digest: Digest) -> None:
-    _write_atomically(record_path(target), f"{digest.sha256}  {digest.size}\n".encode())
+    write_atomically(record_path(target), f"{digest.sha256}  {digest.size}\n".encode())
 
 
 # ---------------------------------------------------------------------------- extracting
@@ -606,7 +606,7 @@ def write_manifest(folder: Path, path: Path) -> Path:
         digest = file_digest(file)
         files[relative] = {"sha256": digest.sha256, "size": digest.size}
     text = json.dumps({"version": MANIFEST_VERSION, "files": files}, indent=1, sort_keys=True)
-    _write_atomically(path, (text + "\n").encode())
+    write_atomically(path, (text + "\n").encode())
     return path
 
 
@@ -752,7 +752,7 @@ def _temporary_sibling(path: Path, suffix: str) -> Iterator[Path]:
             temporary.unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temporary_sibling(path, ".tmp") as temporary:
         with open(temporary, "xb") as out:

@@ -215,7 +215,7 @@ class LibriSpeechSpeakers(DigitCorpus):
     def _windows(self, paths: list[Path]) -> dict[Path, tuple[int, list[int]]]:
         """Sample rate and `speech_windows` of every file, from the cached index or by
         reading each file once (then cached)."""
-        from speechxai.datasets.download import _write_atomically
+        from speechxai.datasets.download import write_atomically
 
         names = [path.relative_to(self.root).as_posix() for path in paths]
         key = {
@@ -242,7 +242,7 @@ class LibriSpeechSpeakers(DigitCorpus):
             for name, path in bar:
                 waveform, rate = read_utterance(path)
                 index[name] = [rate, speech_windows(waveform.numpy(), rate, self.crop_seconds)]
-            _write_atomically(self.index_path, json.dumps(index).encode())
+            write_atomically(self.index_path, json.dumps(index).encode())
         return {path: tuple(index[name]) for name, path in zip(names, paths, strict=True)}
 
     def _load(self, index: int) -> tuple[torch.Tensor, int]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from speechxai.display.players import widget_player
-from speechxai.display.relevance import _coloured_line, symmetric_norm
+from speechxai.display.relevance import coloured_line, symmetric_norm
 from speechxai.evaluation.userstudy import FORMATS, study_scores
 
 
@@ -40,7 +40,7 @@ def waveform_png(stimulus, sample_rate: int) -> bytes:
         if isinstance(stimulus, tuple):
             waveform, relevance = (np.asarray(a, dtype=float) for a in stimulus)
             times = np.arange(waveform.size) / sample_rate
-            _coloured_line(ax, times, waveform, relevance, symmetric_norm(relevance))
+            coloured_line(ax, times, waveform, relevance, symmetric_norm(relevance))
         else:
             waveform = np.asarray(stimulus, dtype=float)
             ax.plot(np.arange(waveform.size) / sample_rate, waveform, color="0.3", linewidth=0.6)

@@ -49,7 +49,7 @@ def plot_spectrogram_relevance(
     return figure
 
 
-def _coloured_line(ax, times, values, relevance, norm, linewidth=1.0):
+def coloured_line(ax, times, values, relevance, norm, linewidth=1.0):
     points = np.column_stack([times, values])
     segments = np.stack([points[:-1], points[1:]], axis=1)
     line = LineCollection(segments, cmap=RELEVANCE_CMAP, norm=norm, linewidth=linewidth)
@@ -79,12 +79,12 @@ def plot_waveform_relevance(
     zoom = slice(centre - half, centre + half)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         figure, (full_ax, zoom_ax) = plt.subplots(2, 1, figsize=(10, 5.5), layout="constrained")
-        line = _coloured_line(full_ax, times, waveform, relevance, norm, linewidth=0.8)
+        line = coloured_line(full_ax, times, waveform, relevance, norm, linewidth=0.8)
         full_ax.axvspan(times[zoom.start], times[zoom.stop - 1], color="gold", alpha=0.3,
                         label=f"zoomed {zoom_ms:.0f} ms")
         full_ax.set(xlabel="time (s)", ylabel="amplitude (scaled)")
         full_ax.legend(loc="upper right")
-        _coloured_line(zoom_ax, times[zoom], waveform[zoom], relevance[zoom], norm)
+        coloured_line(zoom_ax, times[zoom], waveform[zoom], relevance[zoom], norm)
         zoom_ax.scatter(times[zoom], waveform[zoom], c=relevance[zoom], cmap=RELEVANCE_CMAP,
                         norm=norm, s=14, edgecolors="none", zorder=3)
         zoom_ax.set(xlabel="time (s)", ylabel="amplitude (scaled)",

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from speechxai.attribution.asr import LETTERS
 from speechxai.attribution.explanation import Explanation
-from speechxai.attribution.lstm_lrp import _index
+from speechxai.attribution.lstm_lrp import as_index
 from speechxai.ctc import ALPHABET, BLANK
 from speechxai.errors import AttributionError
 from speechxai.features import MFCC_CONTEXT
@@ -35,7 +35,7 @@ def per_relative_frame(attributions: Explanation | np.ndarray, j: int) -> np.nda
     """Attribution per relative frame: ``A^i_{j,k}`` (N, 26) for a fixed position j in
     0..18 of the window (j = 9 is the frame itself, j < 9 the past)."""
     values = _values(attributions)
-    if _index(j, WINDOW[0]) is None:
+    if as_index(j, WINDOW[0]) is None:
         raise AttributionError(f"j must be a relative frame in 0..{WINDOW[0] - 1}, got {j!r}")
     return values[:, j]
 
@@ -92,7 +92,7 @@ def _share(part: float, total: float) -> float:
 
 def share_low_mfcc(attributions: Explanation | np.ndarray, n: int = 10) -> float:
     """Share of |A| in the lowest ``n`` MFCCs (LRP puts most in the lowest ten, Sec. 4)."""
-    if _index(n, WINDOW[1] + 1) is None:
+    if as_index(n, WINDOW[1] + 1) is None:
         raise AttributionError(f"n must be an int in 0..{WINDOW[1]}, got {n!r}")
     magnitude = np.abs(_values(attributions))
     return _share(magnitude[..., :n].sum(), magnitude.sum())

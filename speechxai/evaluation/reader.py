@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from speechxai.evaluation.userstudy import _check_format
+from speechxai.evaluation.userstudy import check_format
 
 
 def log_spectrum(waveform: np.ndarray, frame: int = 256) -> np.ndarray:
@@ -64,7 +64,7 @@ class SimulatedReader:
     """
 
     def __init__(self, format: str, seed: int = 0, temperature: float = 0.1):
-        _check_format(format)
+        check_format(format)
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.format, self.temperature = format, temperature

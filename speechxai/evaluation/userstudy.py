@@ -110,7 +110,7 @@ def make_stimulus(format: str, waveform: np.ndarray, relevance: np.ndarray | Non
     """What a participant is given in ``format``: ``ReLU(R) * x`` (audible explanation,
     Becker et al. 2024, Eq. 4; not normalised), ``x`` (audible or visual signal) or the
     pair ``(x, R)`` (visual explanation: the waveform coloured by relevance)."""
-    _check_format(format)
+    check_format(format)
     waveform = np.asarray(waveform, dtype=np.float32)
     if format.endswith("signal"):
         return waveform
@@ -124,6 +124,6 @@ def make_stimulus(format: str, waveform: np.ndarray, relevance: np.ndarray | Non
     return waveform, relevance
 
 
-def _check_format(format: str) -> None:
+def check_format(format: str) -> None:
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
