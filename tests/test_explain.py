@@ -221,3 +221,34 @@ def test_the_example_explains_a_user_model_with_an_lstm(tmp_path, monkeypatch, c
     assert set(explanations) >= {"saliency", "lrp", "shap", "occlusion", "black-box occlusion"}
     assert (tmp_path / "explain_your_own_model.png").stat().st_size > 10_000
     assert "LRP through the LSTM" in capsys.readouterr().out
+
+
+def test_word_paralinguistic_and_navai_results_become_explanations():
+    from speechxai.attribution.navai import navai
+    from speechxai.attribution.occlusion import WordImportance
+    from speechxai.attribution.paralinguistic import ParalinguisticImportance
+
+    words = WordImportance(("turn", "on", "lights"), ("action", "object"),
+                           {"action": 1, "object": 4}, np.array([[0.6, 0.1, 0.0],
+                                                                 [0.0, -0.2, 0.7]]))
+    explained = words.explanation()
+    assert explained.output_names == ("action=1", "object=4")
+    assert explained.axes[0].coords.tolist() == ["turn", "on", "lights"]
+    np.testing.assert_array_equal(explained.values, words.scores)
+    assert [t.get_text() for t in explained.plot(1).axes[0].get_xticklabels()] == [
+        "turn", "on", "lights"]
+
+    paralinguistic = ParalinguisticImportance(
+        {"label": 0}, {"label": 0.9}, (("pitch_up", 2.0), ("noise", 10.0)),
+        {"label": np.array([0.3, -0.1])})
+    explained = paralinguistic.explanation()
+    assert explained.axes[0].coords.tolist() == ["pitch_up 2", "noise 10"]
+    assert explained.outputs.tolist() == [0.9] and explained.values.tolist() == [[0.3, -0.1]]
+
+    rng = np.random.default_rng(0)
+    windows = rng.standard_normal((12, 4, 7))
+    maps = navai(windows, list("abcabcabcabc"))
+    explained = maps.explanation(np.array([100.0, 200.0, 300.0, 400.0]))
+    assert explained.values.shape == (3, 4, 7) and explained.output_names[0] == "'a' (4 windows)"
+    assert explained.axes[1].coords.tolist() == [-3, -2, -1, 0, 1, 2, 3]
+    assert explained.plot(2).axes[0].get_ylabel() == "frequency (Hz)"

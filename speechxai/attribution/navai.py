@@ -28,6 +28,7 @@ from zennit.composites import EpsilonPlusFlat
 from zennit.core import BasicHook, Composite
 from zennit.rules import Pass
 
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET
@@ -275,6 +276,19 @@ class LetterMaps(NamedTuple):
     counts: np.ndarray  # (L,) windows per letter
     shifts: np.ndarray  # (K,) frames each window moved (see :func:`align`)
     window_letters: list[str]  # (K,)
+
+    def explanation(self, frequencies: np.ndarray, method: str = "NAvAI") -> Explanation:
+        """The maps as a :class:`~speechxai.attribution.explanation.Explanation`: one output
+        per letter, ``values`` the maps and ``data`` the aligned averages, over the axes
+        ``frequency`` (Hz, the ``frequencies`` of the mel bins) and ``frame`` (relative to
+        the aligned centre)."""
+        width = self.maps.shape[2]
+        return Explanation(
+            values=self.maps, data=self.averages, method=method,
+            axes=(Axis("frequency", "Hz", np.asarray(frequencies)),
+                  Axis("frame", "relative to the centre", np.arange(width) - width // 2)),
+            output_names=tuple(f"'{letter}' ({count} windows)"
+                               for letter, count in zip(self.letters, self.counts, strict=True)))
 
 
 def navai(windows, letters: Sequence[str], attributions=None, position: str = "max",

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 
 MASKINGS = ("zeros", "white", "pink")
@@ -186,6 +187,16 @@ class WordImportance:
         frame.insert(0, "prediction", [names[slot][self.targets[slot]] if slot in names
                                        else self.targets[slot] for slot in self.slots])
         return frame
+
+    def explanation(self) -> Explanation:
+        """The scores as a :class:`~speechxai.attribution.explanation.Explanation`: one output
+        per slot (``slot=class``), one feature per word (axis ``word``); no input values
+        (``data`` NaN: a word is removed, not scaled)."""
+        return Explanation(
+            values=self.scores, data=np.full(self.scores.shape, np.nan),
+            method="leave one word out", targets=[self.targets[s] for s in self.slots],
+            axes=(Axis("word", "", np.array(word_labels(self.words))),),
+            output_names=tuple(f"{slot}={self.targets[slot]}" for slot in self.slots))
 
 
 def word_importance(

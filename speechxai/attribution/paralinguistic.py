@@ -39,6 +39,7 @@ import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 
 FAMILIES: dict[str, tuple[float, ...]] = {
@@ -293,6 +294,21 @@ class ParalinguisticImportance:
                           for family in dict.fromkeys(names)}}
                 for slot, target in self.targets.items()}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("slot")
+
+    def explanation(self) -> Explanation:
+        """The differences as a :class:`~speechxai.attribution.explanation.Explanation`: one
+        output per slot (``slot=class``, ``outputs`` f(y=k|x)), one feature per perturbed
+        variant (axis ``perturbation``, ``"<family> <level>"``); no input values (``data``
+        NaN)."""
+        slots = list(self.targets)
+        values = np.stack([self.differences[slot] for slot in slots])
+        return Explanation(
+            values=values, data=np.full(values.shape, np.nan), method="paralinguistic",
+            targets=[self.targets[s] for s in slots],
+            outputs=[self.probabilities[s] for s in slots],
+            axes=(Axis("perturbation", "", np.array([f"{family} {level:g}"
+                                                     for family, level in self.variants])),),
+            output_names=tuple(f"{slot}={self.targets[slot]}" for slot in slots))
 
     def levels_table(self, feature: str, class_names: Mapping[str, Sequence[str]] | None = None
                      ) -> pd.DataFrame:
