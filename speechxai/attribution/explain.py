@@ -23,7 +23,14 @@ from zennit.types import Activation
 from speechxai.attribution.blackbox import SINGLE_SLOT, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation, index_axes, time_axis
 from speechxai.attribution.gradient_shap import gradient_shap
-from speechxai.attribution.lrp import backpropagate, check_inputs, check_targets, lrp_composite
+from speechxai.attribution.lrp import (
+    backpropagate,
+    check_inputs,
+    check_target_range,
+    check_targets,
+    class_outputs,
+    lrp_composite,
+)
 from speechxai.attribution.lstm_lrp import torch_lstm_rule
 from speechxai.errors import AttributionError
 from speechxai.models.deepspeech import ExplicitLSTM
@@ -113,11 +120,9 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
     inputs = _as_inputs(inputs, black_box)
     forward = _black_box_forward(model, settings["slot"]) if black_box else model
     with torch.no_grad():
-        outputs = _run(forward, inputs)
+        outputs = class_outputs(forward, inputs)
     targets = (outputs.argmax(1) if target is None else check_targets(target, len(inputs)))
-    if ((targets < 0) | (targets >= outputs.shape[1])).any():
-        raise AttributionError(f"target {targets.unique().tolist()} out of range for a model "
-                               f"with {outputs.shape[1]} outputs")
+    check_target_range(targets, outputs.shape[1])
     explainer = _BLACK_BOX[method] if black_box else _MODEL[method]
     was_training = getattr(forward, "training", False)
     if not black_box:
@@ -148,19 +153,6 @@ def _as_inputs(inputs, black_box: bool) -> torch.Tensor:
         raise AttributionError(f"a black box explains (N, T) waveforms, got shape "
                                f"{tuple(inputs.shape)}")
     return inputs.detach()
-
-
-def _run(forward, inputs: torch.Tensor) -> torch.Tensor:
-    try:
-        outputs = forward(inputs)
-    except RuntimeError as error:
-        raise AttributionError(f"the model rejected inputs of shape {tuple(inputs.shape)}: "
-                               f"{error}") from error
-    if not isinstance(outputs, torch.Tensor) or outputs.ndim != 2 or len(outputs) != len(inputs):
-        shape = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs)
-        raise AttributionError(f"expected outputs of shape ({len(inputs)}, classes) for inputs of "
-                               f"shape {tuple(inputs.shape)}, got {shape}")
-    return outputs
 
 
 def _black_box_forward(predict_proba: Callable, slot: str) -> Callable:

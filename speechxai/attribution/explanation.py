@@ -220,6 +220,7 @@ class Explanation:
         from IPython.display import Audio
 
         from speechxai.attribution.audible import audible_explanation
+        from speechxai.display.players import peak_normalized
 
         values, data, axes = self._shown(index)
         if len(axes) != 1 or axes[0].name != "time" or self.sample_rate is None:
@@ -227,10 +228,8 @@ class Explanation:
                 f"play needs an explanation of a waveform (one 'time' axis and a sample_rate); "
                 f"this one has axes {[a.name for a in self.axes]} and sample_rate "
                 f"{self.sample_rate}")
-        sound = audible_explanation(data, values, sign)
-        peak = float(np.abs(sound).max())
-        return Audio(sound / peak if peak > 0 else sound, rate=self.sample_rate,
-                     normalize=False)
+        return Audio(peak_normalized(audible_explanation(data, values, sign), 1.0),
+                     rate=self.sample_rate, normalize=False)
 
 
 def _extent(coords: np.ndarray) -> list[float]:

@@ -111,6 +111,29 @@ def input_gradient(model: nn.Module, inputs: torch.Tensor, target: Target) -> to
                                               False)[1])
 
 
+def class_outputs(model, inputs: torch.Tensor) -> torch.Tensor:
+    """``model(inputs)``, checked to be (N, classes) for N inputs; a model that refuses the
+    inputs or returns another shape raises :class:`AttributionError`."""
+    try:
+        output = model(inputs)
+    except RuntimeError as error:
+        raise AttributionError(f"the model rejected inputs of shape {tuple(inputs.shape)}: "
+                               f"{error}") from error
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or len(output) != len(inputs):
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
+        raise AttributionError(f"expected outputs of shape ({len(inputs)}, classes) for inputs of "
+                               f"shape {tuple(inputs.shape)}, got {shape}")
+    return output
+
+
+def check_target_range(target: torch.Tensor, n_classes: int) -> None:
+    """Raise :class:`AttributionError` unless every class index lies in ``0..n_classes-1``."""
+    outside = (target < 0) | (target >= n_classes)
+    if outside.any():
+        raise AttributionError(f"target {target[outside].unique().tolist()} out of range for a "
+                               f"model with {n_classes} outputs")
+
+
 def backpropagate(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -127,20 +150,8 @@ def backpropagate(
     try:
         with context(), torch.enable_grad():
             x = inputs.detach().clone().requires_grad_()
-            try:
-                output = model(x)
-            except RuntimeError as error:
-                raise AttributionError(f"the model rejected inputs of shape {tuple(inputs.shape)}: "
-                                       f"{error}") from error
-            if output.ndim != 2 or len(output) != len(inputs):
-                raise AttributionError(
-                    f"expected outputs of shape ({len(inputs)}, classes) for inputs of shape "
-                    f"{tuple(inputs.shape)}, got {tuple(output.shape)}"
-                )
-            outside = (target < 0) | (target >= output.shape[1])
-            if outside.any():
-                raise AttributionError(f"target {target[outside].unique().tolist()} out of range "
-                                       f"for a model with {output.shape[1]} outputs")
+            output = class_outputs(model, x)
+            check_target_range(target, output.shape[1])
             start = nn.functional.one_hot(target, output.shape[1]).to(output)
             if start_with_output:
                 # detached: a start that requires grad makes zennit's top hook build a graph

@@ -29,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from speechxai.datasets.corpus import DIGIT_WORDS, DigitCorpus, Entry, data_root
+from speechxai.datasets.download import file_digest
 from speechxai.locking import exclusive_lock
 
 CORPUS_VERSION = 1  # bump when the generator changes what it produces
@@ -133,7 +134,7 @@ def generate(config: dict, folder: Path, report_every: int = 20) -> None:
     np.save(folder / "audio.npy", np.concatenate(chunks))
     index = {
         "config": config,
-        "audio_sha256": file_sha256(folder / "audio.npy"),
+        "audio_sha256": file_digest(folder / "audio.npy").sha256,
         "sample_rate": 22050,
         "speakers": [asdict(speaker) for speaker in speakers],
         "columns": ["digit", "speaker", "rep", "start", "end", "speech_start", "speech_end"],
@@ -141,15 +142,6 @@ def generate(config: dict, folder: Path, report_every: int = 20) -> None:
     }
     (folder / "index.json").write_text(json.dumps(index))
     print(f"seconds {time.perf_counter() - started:.3f}", flush=True)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1-MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_problem(folder: Path) -> str | None:
@@ -168,7 +160,7 @@ def cache_problem(folder: Path) -> str | None:
         return "written by an older version, without a checksum"
     if not (folder / "audio.npy").is_file():
         return "audio.npy missing"
-    if file_sha256(folder / "audio.npy") != index["audio_sha256"]:
+    if file_digest(folder / "audio.npy").sha256 != index["audio_sha256"]:
         return "audio.npy does not match its checksum (truncated or changed)"
     return None
 
