@@ -134,6 +134,14 @@ def test_gradient_methods_match_their_definitions(waveforms):
                                atol=1e-9)
 
 
+def test_a_model_in_training_mode_is_explained_in_eval_mode_and_left_as_it_was(waveforms):
+    model = nn.Sequential(nn.Flatten(1), nn.Dropout(0.9), nn.Linear(64, 3)).double().train()
+    explained = speechxai.explain(model, waveforms, 0, "gradient_x_input")
+    assert model.training
+    with torch.no_grad():
+        np.testing.assert_allclose(explained.outputs, model.eval()(waveforms)[:, 0].numpy())
+
+
 def test_the_default_target_is_the_predicted_class(waveforms):
     model = Spotter().double()
     explained = speechxai.explain(model, waveforms, method="saliency")

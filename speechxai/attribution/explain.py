@@ -119,18 +119,18 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
             raise AttributionError("LRP cannot explain this model: " + "; ".join(gaps))
     inputs = _as_inputs(inputs, black_box)
     forward = _black_box_forward(model, settings["slot"]) if black_box else model
-    with torch.no_grad():
-        outputs = class_outputs(forward, inputs)
-    targets = (outputs.argmax(1) if target is None else check_targets(target, len(inputs)))
-    check_target_range(targets, outputs.shape[1])
     explainer = _BLACK_BOX[method] if black_box else _MODEL[method]
-    was_training = getattr(forward, "training", False)
+    was_training = None if black_box else model.training
     if not black_box:
-        model.eval()
+        model.eval()  # the explained outputs too: dropout and BatchNorm as at inference
     try:
+        with torch.no_grad():
+            outputs = class_outputs(forward, inputs)
+        targets = outputs.argmax(1) if target is None else check_targets(target, len(inputs))
+        check_target_range(targets, outputs.shape[1])
         values, base_values = explainer(forward, inputs, targets, sample_rate, settings)
     finally:
-        if not black_box:
+        if was_training is not None:
             model.train(was_training)
     values = torch.as_tensor(values).detach().double()
     return Explanation(
