@@ -15,7 +15,10 @@ import soundfile as sf
 import torch
 
 from speechxai import AudioError
+from speechxai.attribution.occlusion import mask_segments, word_importance
+from speechxai.attribution.paralinguistic import paralinguistic_importance
 from speechxai.audio import load, validate
+from speechxai.evaluation.aopc import aopc
 from speechxai.features import (
     MAX_KERNEL_PHASES,
     _resampler,
@@ -108,6 +111,42 @@ def test_feature_entries_refuse_what_is_no_float_audio(entry, bad):
     signal, message = BAD_SIGNALS[bad]
     with pytest.raises(AudioError, match=message):
         ENTRIES[entry](signal)
+
+
+def _constant_classifier(waveforms):
+    """A black box that never looks at the audio: any refusal comes from the explainer."""
+    return {"slot": np.full((len(waveforms), 2), 0.5)}
+
+
+BLACK_BOX_ENTRIES = {
+    "word_importance": lambda x: word_importance(_constant_classifier, x, 8_000, [(0, 500)]),
+    "paralinguistic_importance": lambda x: paralinguistic_importance(
+        _constant_classifier, x, 8_000, families="noise"),
+    "aopc": lambda x: aopc(_constant_classifier, x, 8_000, [(0, 500)], {"slot": [[0]]}),
+    "mask_segments": lambda x: mask_segments(x, 8_000, [(0, 500)]),
+}
+BAD_WAVEFORMS = {
+    "NaN": (np.r_[np.zeros(1000), np.nan].astype(np.float32), "NaN|non-finite"),
+    "int16": (np.ones(1001, dtype=np.int16), "int16"),
+    "complex": (np.ones(1001, dtype=np.complex64), "complex"),
+    "peak above 1": (np.r_[np.zeros(1000), 1.5].astype(np.float32), "peak|1.0"),
+    "stereo": (np.zeros((2, 1001), dtype=np.float32), "1-D|mono|shape"),
+}
+
+
+@pytest.mark.parametrize("entry", BLACK_BOX_ENTRIES)
+@pytest.mark.parametrize("bad", BAD_WAVEFORMS)
+def test_black_box_explainers_refuse_what_is_no_float_audio(entry, bad):
+    signal, message = BAD_WAVEFORMS[bad]
+    with pytest.raises(AudioError, match=message):
+        BLACK_BOX_ENTRIES[entry](signal)
+
+
+def test_black_box_explainers_take_silence_and_keep_the_callers_samples():
+    silence = np.zeros(1001, dtype=np.float32)
+    masked = mask_segments(silence, 8_000, [(0, 500)], masking="white")
+    assert masked.shape == (1001,) and not np.shares_memory(masked.numpy(), silence)
+    assert not silence.any()
 
 
 def test_the_audiomnist_spectrogram_refuses_nan_and_integer_batches():

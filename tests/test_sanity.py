@@ -99,7 +99,8 @@ def test_navai_sensitivity_is_the_letters_gradient():
 
 def two_word_utterance() -> tuple[torch.Tensor, list[tuple[int, int]]]:
     generator = torch.Generator().manual_seed(2)
-    waveform = torch.cat([0.5 * torch.randn(800, generator=generator),
+    # uniform in [-0.85, 0.85] (energy 0.24, peaks inside [-1, 1]), then quiet noise
+    waveform = torch.cat([0.85 * (2 * torch.rand(800, generator=generator) - 1),
                           0.05 * torch.randn(800, generator=generator)])
     return waveform, [(0, 800), (800, 1600)]
 

@@ -31,19 +31,18 @@ import torch
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
+from speechxai.audio import validate
 
 MASKINGS = ("zeros", "white", "pink")
 REFERENCE_PADDING = (0.10, 0.04)  # seconds before / after the word (reference implementation)
 NOISE_LEVEL_DB = -30.0  # noise RMS relative to the utterance's RMS
 
 
-def as_signal(waveform: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """One waveform as a 1-D float32 tensor (a copy; never the caller's storage)."""
-    signal = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, torch.Tensor)
-                             else waveform, dtype=torch.float32).clone()
-    if signal.ndim != 1 or signal.numel() == 0:
-        raise ValueError(f"waveform must be 1-D and non-empty, got shape {tuple(signal.shape)}")
-    return signal
+def as_signal(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
+    """One waveform as a 1-D float32 tensor (a copy; never the caller's storage), checked by
+    :func:`speechxai.audio.validate` (AudioError for NaN, integer, complex, multi-channel or
+    empty samples, peaks above 1.0 and a bad sample rate; silence is allowed)."""
+    return validate(waveform, sample_rate, require_signal=False).detach().clone()
 
 
 def check_boundaries(boundaries: Sequence[tuple[int, int]], n_samples: int
@@ -95,7 +94,7 @@ def mask_segments(
     :data:`MASKINGS`) at :data:`NOISE_LEVEL_DB` relative to the utterance's RMS, drawn from
     ``seed``. Spans may overlap (padding often makes neighbours do).
     """
-    signal = as_signal(waveform)
+    signal = as_signal(waveform, sample_rate)
     if masking not in MASKINGS:
         raise ValueError(f"unknown masking {masking!r}; choose one of {', '.join(MASKINGS)}")
     if sample_rate <= 0 or len(padding) != 2 or min(padding) < 0:
@@ -233,7 +232,7 @@ def word_importance(
         Classify the utterance and its ``n_words`` masked copies in one ``predict_proba``
         call (default), or one call each (the slow reference; same scores).
     """
-    signal = as_signal(waveform)
+    signal = as_signal(waveform, sample_rate)
     spans = check_boundaries(boundaries, signal.numel())
     words = tuple(words) if words is not None else tuple(f"word {i + 1}"
                                                          for i in range(len(spans)))

@@ -41,6 +41,8 @@ from scipy.fft import next_fast_len
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
+from speechxai.audio import validate
+from speechxai.errors import AudioError
 
 FAMILIES: dict[str, tuple[float, ...]] = {
     "pitch_down": tuple(k / 2 for k in range(-10, 0)),
@@ -69,21 +71,14 @@ def _n_fft(sample_rate: int) -> int:
 
 
 def _check_waveform(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
-    """``waveform`` as a 1-D float32 tensor, after checking it and ``sample_rate``."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
-            or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
-    signal = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, torch.Tensor)
-                             else waveform.detach(), dtype=torch.float32)
-    if signal.ndim != 1:
-        raise ValueError(f"expected one 1-D waveform, got shape {tuple(signal.shape)}")
+    """``waveform`` as a 1-D float32 tensor, checked with ``sample_rate`` by
+    :func:`speechxai.audio.validate` (silence allowed) and long enough to perturb."""
+    signal = validate(waveform, sample_rate, require_signal=False).detach()
     minimum = _n_fft(sample_rate)
     if signal.numel() < minimum:
-        raise ValueError(f"waveform of {signal.numel()} samples is too short to perturb: need "
+        raise AudioError(f"waveform of {signal.numel()} samples is too short to perturb: need "
                          f"at least {minimum} ({1000 * minimum / sample_rate:.0f} ms at "
                          f"{sample_rate} Hz)")
-    if not torch.isfinite(signal).all():
-        raise ValueError("waveform has non-finite samples (NaN or inf)")
     return signal
 
 

@@ -51,7 +51,7 @@ def plot_word_importance(waveform: torch.Tensor | np.ndarray, sample_rate: int,
     relevance r(x_i) for the slot's explained class (named in the row title via
     ``class_names[slot]``), the word and its score above the span; one colour scale for all
     slots. ``boundaries`` are the ``(start, end)`` samples of ``importance.words``."""
-    signal = as_signal(waveform).numpy()
+    signal = as_signal(waveform, sample_rate).numpy()
     spans = check_boundaries(boundaries, signal.size)
     if len(spans) != len(importance.words):
         raise ValueError(f"{len(spans)} boundaries for the {len(importance.words)} words of "
@@ -86,7 +86,7 @@ def plot_alignment(waveform: torch.Tensor | np.ndarray, sample_rate: int, words:
     spans (dashed outlines), both ``(start, end)`` samples, words written above their true
     span; the title gives the mean boundary error in ms
     (:func:`speechxai.alignment.boundary_error_ms`)."""
-    signal = as_signal(waveform).numpy()
+    signal = as_signal(waveform, sample_rate).numpy()
     truth = check_boundaries(truth, signal.size)
     if not len(words) == len(truth) == len(forced):
         raise ValueError(f"need one true and one forced span per word, got {len(words)} words, "

@@ -96,7 +96,7 @@ def aopc(
     ``predict_proba`` call (a set of masked words is classified once however many rankings
     and fractions ask for it).
     """
-    signal = as_signal(waveform)
+    signal = as_signal(waveform, sample_rate)
     spans = check_boundaries(boundaries, signal.numel())
     unknown = sorted(set(measures) - set(MEASURES))
     if unknown or not measures:
