@@ -3,10 +3,10 @@ channel augmentation.
 
 Trains one model per call (``--architecture``, ``--task``, ``--dataset``, ``--fold``,
 ``--steps``, ``--augment``) through the book's own code (``experiments.audiomnist``) and
-prints, as one JSON line: held-out accuracy on the fold's test speakers, transfer accuracy
-to every FSDD recording (digit) or to the LibriSpeech crops (balanced, sex), wall time and
-the CPU. Models land in the book's cache, so a chapter run with the same configuration
-reuses them.
+prints, as one JSON line: accuracy on the fold's validation and held-out test speakers,
+transfer accuracy to every FSDD recording (digit) or to the LibriSpeech crops (balanced,
+sex), wall time and the CPU. Models land in the book's cache, so a chapter run with the
+same configuration reuses them.
 
 Run: ``.venv/bin/python benchmarks/real_speech.py --architecture alexnet --task digit
 --dataset real --steps 600 --augment``
@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--n-speakers", type=int, default=24, help="embedded corpus voices")
     parser.add_argument("--per-digit", type=int, default=10, help="embedded corpus repetitions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spec-augment", type=int, nargs=2, metavar=("BINS", "FRAMES"),
+                        help="AlexNet: SpecAugment masks of up to BINS frequency bins and "
+                             "FRAMES frames")
     parser.add_argument("--mix-embedded", action="store_true",
                         help="the embedded corpus (--n-speakers x --per-digit) joins training")
     parser.add_argument("--no-transfer", action="store_true")
@@ -50,7 +53,7 @@ def main() -> None:
     signals = load_signals(corpus, corpus.speakers, progress=False)
     training = {"steps": args.steps, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate, "cosine": True, "augment": args.augment,
-                "unit_input_init": args.unit_input_init}
+                "unit_input_init": args.unit_input_init, "spec_augment": args.spec_augment}
     started = time.perf_counter()
     extras = study.extra_training(study.extra_corpora(
         args.dataset, [args.task] if args.mix_embedded else [], args.n_speakers, args.per_digit,
@@ -61,7 +64,10 @@ def main() -> None:
            "fold": args.fold, "steps": args.steps, "augment": args.augment,
            "unit_input_init": args.unit_input_init, "seed": args.seed,
            "learning_rate": args.learning_rate, "n_speakers": args.n_speakers,
-           "mix_embedded": args.mix_embedded, "test_speakers": sorted(set(run.test.speakers)),
+           "mix_embedded": args.mix_embedded, "spec_augment": args.spec_augment,
+           "test_speakers": sorted(set(run.test.speakers)),
+           # the validation speaker's accuracy at the end of training: what a recipe is chosen by
+           "validation": round(run.trained.history["val_accuracy"][-1], 4),
            "heldout": round(run.accuracy, 4), "seconds": round(time.perf_counter() - started),
            "cpu": machine()["cpu"], "native_bf16": native_bf16()}
     if not args.no_transfer:

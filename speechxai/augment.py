@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torchaudio
 import torchaudio.functional as AF
+from torch import nn
 
 from speechxai.datasets.real import Utterance
 from speechxai.features import resample
@@ -326,3 +328,27 @@ def with_channel_copies(items: list, copies: int, seed: int,
                        CHANNEL_RATE, item.transcript)
              for _ in range(copies) for item in items]
     return list(items) + extra
+
+
+def spec_augment_masks(masks: Sequence[int] | None) -> tuple[int, int] | None:
+    """``masks`` as a (max frequency bins, max frames) tuple of SpecAugment (Park et al.
+    2019), or None; anything else than two counts >= 0 raises ``ValueError``."""
+    if masks is None:
+        return None
+    masks = tuple(int(v) for v in masks)
+    if len(masks) != 2 or min(masks) < 0:
+        raise ValueError(f"spec_augment must be (max frequency bins, max frames) >= 0, got "
+                         f"{masks}")
+    return masks
+
+
+def spec_augment_transform(masks: tuple[int, int] | None) -> nn.Module:
+    """SpecAugment (Park et al. 2019) of a (..., frequency, time) batch: one random band of
+    up to ``masks[0]`` frequency bins and one random span of up to ``masks[1]`` frames set
+    to zero, drawn independently per example from torch's global generator (seeded with the
+    training run)."""
+    if masks is None or not any(masks):
+        return nn.Identity()
+    bins, frames = masks
+    return nn.Sequential(torchaudio.transforms.FrequencyMasking(bins, iid_masks=True),
+                         torchaudio.transforms.TimeMasking(frames, iid_masks=True))

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from speechxai.augment import Augmentation
+from speechxai.augment import Augmentation, spec_augment_masks, spec_augment_transform
 from speechxai.ctc import ctc_loss
 from speechxai.datasets.corpus import data_root
 from speechxai.inputs import (
@@ -82,6 +82,15 @@ class TrainingConfig:
     cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
     augment: bool = False  # perturb every training clip's channel (speechxai.augment)
     unit_input_init: bool = False  # scale the first layer's initial weights to unit inputs
+    # AlexNet: (max frequency bins, max frames) masked in every training spectrogram
+    # (SpecAugment, speechxai.augment.spec_augment_transform)
+    spec_augment: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "spec_augment", spec_augment_masks(self.spec_augment))
+        if self.spec_augment is not None and self.architecture != "alexnet":
+            raise ValueError(f"spec_augment masks spectrograms: AlexNet's inputs, not "
+                             f"{self.architecture}'s")
 
     def key(self) -> str:
         return config_key(self)
@@ -204,6 +213,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     model = model.to(memory_format=memory_format)
     rng = np.random.default_rng(config.seed)
     augmentation = Augmentation() if config.augment else None
+    masking = spec_augment_transform(config.spec_augment)
 
     def channel(signals: DigitSignals) -> DigitSignals:
         return augmented(signals, augmentation, rng) if augmentation else signals
@@ -232,7 +242,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
                            replace=len(train_signals) < config.batch_size)
         inputs = model_inputs(config.architecture, channel(train_signals.select(batch)),
                               rng.integers(0, 2**31, config.batch_size), mean)
-        inputs = inputs.contiguous(memory_format=memory_format)
+        inputs = masking(inputs).contiguous(memory_format=memory_format)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
             loss = nn.functional.cross_entropy(model(inputs), labels[batch])
         optimizer.zero_grad()

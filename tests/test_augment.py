@@ -229,3 +229,31 @@ def test_channel_copies_follow_the_originals_at_8_khz_with_their_transcripts():
     assert augment.with_channel_copies(items, 0, seed=4) == items
     with pytest.raises(ValueError, match="copies"):
         augment.with_channel_copies(items, -1, seed=4)
+
+
+@pytest.mark.parametrize("shape", [(4, 128, 60), (4, 1, 128, 60)])  # log-mel; AlexNet's
+def test_spec_augment_masks_one_band_and_one_span_per_example_reproducibly(shape):
+    batch = torch.randn(*shape) + 5.0  # no value is zero before masking
+    torch.manual_seed(0)
+    masked = augment.spec_augment_transform((20, 15))(batch)
+    torch.manual_seed(0)
+    again = augment.spec_augment_transform((20, 15))(batch)
+    torch.testing.assert_close(again, masked, rtol=0, atol=0)
+    for row, original in zip(masked.reshape(4, 128, 60), batch.reshape(4, 128, 60),
+                             strict=True):
+        bands = (row == 0).all(dim=1).sum()  # whole mel bins masked
+        spans = (row == 0).all(dim=0).sum()  # whole frames masked
+        assert bands < 20 and spans < 15
+        kept = row != 0
+        torch.testing.assert_close(row[kept], original[kept], rtol=0, atol=0)
+    assert (masked == 0).any()
+    assert isinstance(augment.spec_augment_transform(None), torch.nn.Identity)
+    assert not torch.equal(masked[0] == 0, masked[1] == 0)  # each example its own masks
+
+
+@pytest.mark.parametrize("masks", [(3,), (3, -1), (1, 2, 3)])
+def test_spec_augment_masks_are_two_counts(masks):
+    assert augment.spec_augment_masks([20, 15]) == (20, 15)
+    with pytest.raises(ValueError, match="spec_augment"):
+        augment.spec_augment_masks(masks)
+

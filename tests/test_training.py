@@ -61,6 +61,17 @@ def test_every_config_field_changes_the_cache_key():
     assert len({CONFIG.key(), *(c.key() for c in changed)}) == 1 + len(changed)
 
 
+def test_spec_augment_changes_alexnets_training_and_is_refused_for_waveforms(tmp_path):
+    config = replace(CONFIG, architecture="alexnet")
+    plain = train(config, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    masked = train(replace(config, spec_augment=[40, 40]), toy_signals(), toy_signals(6, 1),
+                   tmp_path, progress=False)
+    assert masked.config.spec_augment == (40, 40) and masked.config.key() != config.key()
+    assert not torch.equal(plain.model.classifier[-1].weight, masked.model.classifier[-1].weight)
+    with pytest.raises(ValueError, match="spectrograms"):
+        replace(CONFIG, spec_augment=(4, 4))
+
+
 def test_different_seeds_train_different_models(tmp_path):
     a = train(CONFIG, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
     b = train(replace(CONFIG, seed=1), toy_signals(), toy_signals(6, 1), tmp_path, progress=False)

@@ -31,7 +31,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
-import torchaudio
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -45,7 +44,7 @@ from speechxai.attribution.navai import (
     sensitivity,
     specificity_against_null,
 )
-from speechxai.augment import with_channel_copies
+from speechxai.augment import spec_augment_masks, spec_augment_transform, with_channel_copies
 from speechxai.ctc import character_error_rate, greedy_decode, word_error_rate
 from speechxai.datasets import data_root
 from speechxai.experiments.deepspeech import Recognition, _content_key, _data_key
@@ -107,11 +106,7 @@ class Wav2LetterConfig:
         if min(self.steps, self.batch_size) < 1 or self.learning_rate <= 0:
             raise ValueError(f"steps and batch_size must be >= 1 and the learning rate "
                              f"positive, got {self}")
-        if self.spec_augment is not None:
-            object.__setattr__(self, "spec_augment", tuple(int(v) for v in self.spec_augment))
-            if len(self.spec_augment) != 2 or min(self.spec_augment) < 0:
-                raise ValueError(f"spec_augment must be (max mel bins, max frames) >= 0, got "
-                                 f"{self.spec_augment}")
+        object.__setattr__(self, "spec_augment", spec_augment_masks(self.spec_augment))
         if self.augment < 0:
             raise ValueError(f"augment counts channel copies (>= 0), got {self.augment}")
         if self.pad is not None and self.pad < 0:
@@ -166,16 +161,6 @@ def padded_batch(spectrograms: Sequence[torch.Tensor], pad: int, model: nn.Modul
     inputs = [max(s.shape[1] + 2 * pad, rf) for s in spectrograms]
     batch = torch.stack([_silence_padded(s, pad, max(inputs)) for s in spectrograms])
     return batch, torch.tensor([(n - rf) // stride + 1 for n in inputs])
-
-
-def spec_augment_transform(masks: tuple[int, int] | None) -> nn.Module:
-    """Frequency then time masking of an (N, 128, T) batch, one mask of each per example
-    (drawn from torch's global generator, seeded with the training run)."""
-    if masks is None or not any(masks):
-        return nn.Identity()
-    bins, frames = masks
-    return nn.Sequential(torchaudio.transforms.FrequencyMasking(bins, iid_masks=True),
-                         torchaudio.transforms.TimeMasking(frames, iid_masks=True))
 
 
 def train_wav2letter(
