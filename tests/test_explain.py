@@ -222,6 +222,40 @@ def test_explanation_frame_plot_play_and_selection():
         Explanation(np.ones((1, 2, 2, 2)), np.ones((1, 2, 2, 2)), "x").plot()
 
 
+def test_the_books_relevance_figures_and_players_take_an_explanation(monkeypatch):
+    from speechxai.display import audible
+    from speechxai.display import relevance as figures
+
+    torch.manual_seed(0)
+    model = AudioNet(10, width=0.25).eval()
+    signals = 0.1 * torch.randn(2, 1, 8000)
+    explained = speechxai.explain(model, signals, target=3, method="lrp", sample_rate=8000)
+    data, values, rate = explained.waveform()
+    np.testing.assert_array_equal(data, signals[0, 0].double().numpy())
+    assert rate == 8000 and values.shape == (8000,)
+    figure = figures.plot_waveform_relevance(explained)
+    drawn = figure.axes[0].collections[0].get_array()  # the line's segments, coloured by R
+    np.testing.assert_allclose(drawn, (values[:-1] + values[1:]) / 2)
+    monkeypatch.setattr("IPython.display.display", lambda *objects: None)
+    by_explanation = audible.show_audible_explanations(explained, title="x")
+    by_arrays = audible.show_audible_explanations(data, values, rate, "x")
+    for label, sound in by_arrays.items():
+        np.testing.assert_array_equal(by_explanation[label], sound)
+    maps = Explanation(np.arange(12.0).reshape(1, 3, 4) - 6, np.zeros((1, 3, 4)), "lrp",
+                       axes=(Axis("frequency", "Hz", [0, 100, 200]),
+                             Axis("time", "s", [0.0, 0.1, 0.2, 0.3])))
+    figure = figures.plot_spectrogram_relevance(np.zeros((3, 4)), {"digit": maps})
+    image = figure.axes[1].images[0]
+    np.testing.assert_array_equal(image.get_array(), maps.values[0])
+    assert image.get_extent() == [0.0, 0.3, 0, 200]
+    with pytest.raises(AttributionError, match="explanation of a waveform"):
+        figures.plot_waveform_relevance(maps)
+    with pytest.raises(AttributionError, match="two axes"):
+        figures.plot_spectrogram_relevance(np.zeros((3, 4)), {"digit": explained})
+    with pytest.raises(ValueError, match="frequencies and times"):
+        figures.plot_spectrogram_relevance(np.zeros((3, 4)), {"digit": np.zeros((3, 4))})
+
+
 def test_the_example_explains_a_user_model_with_an_lstm(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     example = Path(__file__).parents[1] / "examples" / "explain_your_own_model.py"

@@ -213,23 +213,39 @@ class Explanation:
         return (self.values[index].reshape(shape), self.data[index].reshape(shape),
                 tuple(self.axes[k] for k in kept))
 
+    def waveform(self, index: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+        """Output ``index``'s waveform (its data), the waveform's attribution and the sample
+        rate; AttributionError unless this explains a waveform (one ``time`` axis longer than
+        1 and a ``sample_rate``)."""
+        values, data, axes = self._shown(index)
+        if len(axes) != 1 or axes[0].name != "time" or self.sample_rate is None:
+            raise AttributionError(
+                f"this needs an explanation of a waveform (one 'time' axis and a sample_rate); "
+                f"this one has axes {[a.name for a in self.axes]} and sample_rate "
+                f"{self.sample_rate}")
+        return data, values, self.sample_rate
+
+    def image(self, index: int = 0) -> tuple[np.ndarray, np.ndarray, Axis, Axis]:
+        """Output ``index``'s attribution and data over two axes (rows, columns: e.g.
+        frequency x time) and those axes; AttributionError for another number of axes."""
+        values, data, axes = self._shown(index)
+        if len(axes) != 2:
+            raise AttributionError(f"this needs an explanation over two axes (e.g. frequency x "
+                                   f"time); this one has {[a.name for a in axes]}")
+        return values, data, axes[0], axes[1]
+
     def play(self, index: int = 0, sign: str = "positive"):
         """The audible explanation of output ``index`` (Becker et al. 2024, Eq. 4): the
         waveform weighted by ``ReLU(R)`` (``sign="positive"``) or ``ReLU(-R)``, as an
-        IPython audio player. Needs a waveform: one time axis and ``sample_rate``."""
+        IPython audio player. Needs a waveform (:meth:`waveform`)."""
         from IPython.display import Audio
 
         from speechxai.attribution.audible import audible_explanation
         from speechxai.display.players import peak_normalized
 
-        values, data, axes = self._shown(index)
-        if len(axes) != 1 or axes[0].name != "time" or self.sample_rate is None:
-            raise AttributionError(
-                f"play needs an explanation of a waveform (one 'time' axis and a sample_rate); "
-                f"this one has axes {[a.name for a in self.axes]} and sample_rate "
-                f"{self.sample_rate}")
+        data, values, sample_rate = self.waveform(index)
         return Audio(peak_normalized(audible_explanation(data, values, sign), 1.0),
-                     rate=self.sample_rate, normalize=False)
+                     rate=sample_rate, normalize=False)
 
 
 def _extent(coords: np.ndarray) -> list[float]:

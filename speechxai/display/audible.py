@@ -6,17 +6,26 @@ from __future__ import annotations
 import numpy as np
 
 from speechxai.attribution.audible import audible_explanation
+from speechxai.attribution.explanation import Explanation
 from speechxai.display.players import embedded_player, loudness_normalized, widget_player
 
 
 def show_audible_explanations(
-    waveform: np.ndarray, relevance: np.ndarray, sample_rate: int, title: str
+    waveform: np.ndarray | Explanation, relevance: np.ndarray | None = None,
+    sample_rate: int | None = None, title: str = "",
 ) -> dict[str, np.ndarray]:
     """Display the original and both audible explanations side by side as widget players,
     then the same three as embedded ``<audio>`` elements (they work without widget JS).
-    All three are loudness-normalised; returns them by label for a listen-check."""
+    All three are loudness-normalised; returns them by label for a listen-check.
+    ``waveform`` may be an :class:`~speechxai.Explanation` of a waveform (its first output)."""
     import ipywidgets
     from IPython.display import HTML, display
+
+    if isinstance(waveform, Explanation):
+        waveform, relevance, sample_rate = waveform.waveform()
+    if relevance is None or sample_rate is None:
+        raise ValueError("give the relevance and the sample rate with the waveform, or an "
+                         "Explanation of a waveform")
 
     sounds = {
         "original": loudness_normalized(waveform),

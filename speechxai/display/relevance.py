@@ -12,6 +12,8 @@ import seaborn as sns
 from matplotlib.collections import LineCollection
 from matplotlib.colors import TwoSlopeNorm
 
+from speechxai.attribution.explanation import Explanation
+
 RELEVANCE_CMAP = "bwr"
 
 
@@ -23,13 +25,27 @@ def symmetric_norm(relevance: np.ndarray, percentile: float = 99.5) -> TwoSlopeN
 
 def plot_spectrogram_relevance(
     spectrogram: np.ndarray,
-    relevances: dict[str, np.ndarray],
-    frequencies: np.ndarray,
-    times: np.ndarray,
+    relevances: dict[str, np.ndarray | Explanation],
+    frequencies: np.ndarray | None = None,
+    times: np.ndarray | None = None,
     title: str | None = None,
 ):
     """The input spectrogram (dB) beside one relevance map per explanation, e.g.
-    ``{"digit 'seven'": R_digit, "sex 'female'": R_sex}``, all on axes in s and Hz."""
+    ``{"digit 'seven'": R_digit, "sex 'female'": R_sex}``, all on axes in s and Hz.
+
+    A map may be an :class:`~speechxai.Explanation` over (frequency, time) (its first
+    output); ``frequencies`` and ``times`` then default to its axes' coordinates."""
+    maps = {}
+    for name, relevance in relevances.items():
+        if isinstance(relevance, Explanation):
+            relevance, _, rows, columns = relevance.image()
+            frequencies = rows.coords if frequencies is None else frequencies
+            times = columns.coords if times is None else times
+        maps[name] = np.asarray(relevance, float)
+    if frequencies is None or times is None:
+        raise ValueError("give frequencies and times, or relevance maps as Explanations with "
+                         "frequency and time axes")
+    relevances = maps
     extent = (times[0], times[-1], frequencies[0], frequencies[-1])
     with sns.axes_style("white"), sns.plotting_context("notebook"):
         n_panels = 1 + len(relevances)
@@ -62,15 +78,23 @@ def coloured_line(ax, times, values, relevance, norm, linewidth=1.0):
 
 
 def plot_waveform_relevance(
-    waveform: np.ndarray,
-    relevance: np.ndarray,
-    sample_rate: int,
+    waveform: np.ndarray | Explanation,
+    relevance: np.ndarray | None = None,
+    sample_rate: int | None = None,
     zoom_ms: float = 50.0,
     title: str | None = None,
 ):
     """The waveform coloured by relevance, and a ``zoom_ms`` segment around the most
     relevant sample with every sample drawn as a coloured dot (Becker et al. 2018, Fig. 2).
+
+    ``waveform`` may be an :class:`~speechxai.Explanation` of a waveform (its first output:
+    waveform, relevance and sample rate from :meth:`~speechxai.Explanation.waveform`).
     """
+    if isinstance(waveform, Explanation):
+        waveform, relevance, sample_rate = waveform.waveform()
+    if relevance is None or sample_rate is None:
+        raise ValueError("give the relevance and the sample rate with the waveform, or an "
+                         "Explanation of a waveform")
     waveform, relevance = np.asarray(waveform, float), np.asarray(relevance, float)
     times = np.arange(waveform.size) / sample_rate
     norm = symmetric_norm(relevance)
