@@ -34,16 +34,27 @@ def mutate(monkeypatch):
     return set_to
 
 
-@pytest.mark.parametrize("text", ["lrp", "lrp:ones", "gradcam:zeros", "LRP:zeros"])
+@pytest.mark.parametrize("text", ["lrp", "lrp:ones", "gradcam:zeros", "LRP:zeros",
+                                  "lrp:zeros,", "lrp:zeros;shap:zeros", "lrp:zeros,lrp:random"])
 def test_a_malformed_mutation_raises(mutate, text):
     mutate(text)
     with pytest.raises(ValueError, match="SPEECHXAI_MUTATE"):
-        hook.active_mutation()
+        hook.active_mutations()
 
 
 def test_without_the_variable_nothing_changes(mutate):
     values = torch.randn(3, 4)
-    assert hook.active_mutation() is None and hook.mutated("lrp", values) is values
+    assert hook.active_mutations() == {} and hook.mutated("lrp", values) is values
+
+
+def test_several_methods_are_broken_each_in_its_own_way(mutate):
+    mutate("lrp:zeros,saliency:random")
+    assert hook.active_mutations() == {"lrp": "zeros", "saliency": "random"}
+    values = np.arange(1.0, 7.0).reshape(2, 3)
+    assert not hook.mutated("lrp", values).any()
+    noise = hook.mutated("saliency", values)
+    assert noise.shape == values.shape and not np.array_equal(noise, values)
+    assert hook.mutated("shap", values) is values
 
 
 def test_only_the_named_method_is_replaced(mutate):
@@ -82,7 +93,7 @@ def attributions() -> dict[str, object]:
     windows = torch.randn(4, 19, 26, dtype=torch.float64)
     wav2letter = Wav2Letter(channels=[8, 8], kernels=[5, 5], strides=[1, 1]).eval()
     letter_window = torch.randn(wav2letter.layers[0].in_channels, 9)
-    utterance = torch.cat([0.5 * torch.randn(400), 0.05 * torch.randn(400)])
+    utterance = torch.cat([0.2 * torch.randn(400), 0.02 * torch.randn(400)])  # peak < 1
     return {
         "lrp": [relevance(audionet, waveforms, 3), fast_relevance(audionet, waveforms, 3),
                 attribute(deepspeech, windows, [(2, "a")], "lrp").values,
