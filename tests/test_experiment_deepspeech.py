@@ -10,6 +10,7 @@ from test_ctc_training import toy_items
 from speechxai.attribution import Explanation, attribute
 from speechxai.attribution.explanation import concatenate
 from speechxai.ctc import BLANK
+from speechxai.display import plot_deletion_curves
 from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.deletion import DEFAULT_FRACTIONS
 from speechxai.experiments import deepspeech as study
@@ -55,8 +56,8 @@ def test_pooled_findings_and_deletion_curves(model):
     assert ((table["share lowest 10 MFCCs"] >= 0) & (table["share lowest 10 MFCCs"] <= 1)).all()
     curves = study.deletion_study(model, explained, background)
     assert set(curves) == {"saliency", "lrp", "random"}
-    assert all(c.shape == (n, len(DEFAULT_FRACTIONS)) for c in curves.values())
-    np.testing.assert_allclose(curves["lrp"][:, 0], 1.0)  # nothing removed yet
+    assert all(c.shape == (len(DEFAULT_FRACTIONS), n) for c in curves.values())
+    np.testing.assert_allclose(curves["lrp"][0], 1.0)  # nothing removed yet
     # the random baseline is the mean of its orders: one order alone is another curve
     one_order = study.deletion_study(model, explained, background, random_orders=1)
     three = study.deletion_study(model, explained, background, random_orders=3)
@@ -66,13 +67,17 @@ def test_pooled_findings_and_deletion_curves(model):
         study.deletion_study(model, explained, background, random_orders=0)
     compared = study.deletion_against_random(curves)
     assert list(compared.index) == ["saliency", "lrp", "random"]
-    areas = curve_area(DEFAULT_FRACTIONS, curves["lrp"].T)
+    areas = curve_area(DEFAULT_FRACTIONS, curves["lrp"])
     assert compared.loc["lrp", "area"] == pytest.approx(
-        curve_area(DEFAULT_FRACTIONS, curves["lrp"].mean(0)))
+        curve_area(DEFAULT_FRACTIONS, curves["lrp"].mean(1)))
     assert compared.loc["lrp", "minus random"] == pytest.approx(
-        np.mean(areas - curve_area(DEFAULT_FRACTIONS, curves["random"].T)))
+        np.mean(areas - curve_area(DEFAULT_FRACTIONS, curves["random"])))
     assert (compared["lo"] <= compared["minus random"]).all()
     assert (compared["minus random"] <= compared["hi"]).all()
+    figure = plot_deletion_curves(DEFAULT_FRACTIONS, curves)
+    lines = {line.get_label(): line.get_ydata() for line in figure.axes[0].get_lines()}
+    np.testing.assert_allclose(lines["lrp"], curves["lrp"].mean(1))  # mean over frames
+    assert figure.axes[0].get_legend().get_title().get_text() == f"order ({n} frames)"
 
 
 def test_concatenate_pools_one_method_and_refuses_two(model):

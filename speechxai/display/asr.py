@@ -113,12 +113,14 @@ def plot_asr_attributions(
 
 def plot_deletion_curves(fractions, curves: dict[str, np.ndarray], title: str | None = None):
     """Mean deletion curve (relative probability of the explained character) per method,
-    with a 95% interval of the mean, against the fraction of the window's features removed."""
+    with a 95% interval of the mean, against the fraction of the window's features removed;
+    ``curves[method]`` is (n_fractions, n_frames) as the deletion study returns it."""
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         figure, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
-        for method, rows in curves.items():
-            mean = rows.mean(axis=0)
-            half = 1.96 * rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else 0
+        for method, columns in curves.items():
+            n = columns.shape[1]
+            mean = columns.mean(axis=1)
+            half = 1.96 * columns.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else 0
             style = {"color": "black", "linestyle": "--"} if method == "random" else {}
             ax.plot(fractions, mean, marker="o", markersize=3, label=method, **style)
             ax.fill_between(fractions, mean - half, mean + half, alpha=0.15, **(
@@ -126,7 +128,7 @@ def plot_deletion_curves(fractions, curves: dict[str, np.ndarray], title: str | 
         ax.set(xlabel="fraction of the window's 494 features removed (most relevant first)",
                ylabel="probability of the explained character\n(relative to the intact window)",
                title=title or "Deletion curves: a faithful explanation falls fastest")
-        ax.legend(title=f"order ({len(next(iter(curves.values())))} frames)")
+        ax.legend(title=f"order ({next(iter(curves.values())).shape[1]} frames)")
     return figure
 
 

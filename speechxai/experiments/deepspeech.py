@@ -476,8 +476,9 @@ def deletion_study(model: DeepSpeech, explained: Sequence[ExplainedUtterance],
                    random_orders: int = 10) -> dict[str, np.ndarray]:
     """Deletion curves of every explained frame (its most relevant features first, set to
     ``background``), per method, and the mean curve of ``random_orders`` seeded random
-    orders of the same frame (a steadier baseline than one order); (n_frames, n_fractions),
-    the rows of every method in the same frame order."""
+    orders of the same frame (a steadier baseline than one order); (n_fractions, n_frames)
+    like the flipping curves (:func:`speechxai.evaluation.curves.curve_area` takes them as
+    they are), the columns of every method in the same frame order."""
     if random_orders < 1:
         raise ValueError(f"random_orders must be >= 1, got {random_orders}")
     curves: dict[str, list[np.ndarray]] = {}
@@ -494,7 +495,7 @@ def deletion_study(model: DeepSpeech, explained: Sequence[ExplainedUtterance],
             curves.setdefault("random", []).append(np.mean([deletion_curve(
                 model, utterance.windows, frame, character, reference.values[k], background,
                 fractions, order="random", seed=first + r) for r in range(random_orders)], 0))
-    return {method: np.stack(rows) for method, rows in curves.items()}
+    return {method: np.stack(rows, axis=1) for method, rows in curves.items()}
 
 
 def mean_window(explained: Sequence[ExplainedUtterance]) -> np.ndarray:
@@ -510,7 +511,7 @@ def deletion_against_random(curves: dict[str, np.ndarray], seed: int = 0,
     per-frame area minus the random baseline's on the same frame, with a 95 % bootstrap
     interval over frames (:func:`speechxai.evaluation.bootstrap.paired_bootstrap`).
     A method deletes faster than random where the whole interval is below zero."""
-    areas = {method: curve_area(fractions, rows.T) for method, rows in curves.items()}
+    areas = {method: curve_area(fractions, columns) for method, columns in curves.items()}
     rows = {}
     for method, area in areas.items():
         if method != "random":
