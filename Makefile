@@ -20,13 +20,15 @@ DATASET ?=
 install: $(INSTALLED)
 
 # Re-install whenever the package metadata changes (torch and torchaudio are pinned there
-# as a matched pair). uv resolves and installs the same PyPI releases as pip, in 30 s instead
-# of 2 min on a fresh machine (benchmarks/README.md, "make test's time").
+# as a matched pair). uv resolves and installs the same PyPI releases as pip, in under a
+# minute instead of 2 on a fresh machine; it compiles the bytecode as pip does, else every
+# process (each chapter's kernel) compiles torch, scipy and shap again: 14 s instead of 5 s of
+# imports (benchmarks/README.md, "make test's time").
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "speechxai needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[book,dev,hf]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[book,dev,hf]"
 	touch $@
 
 book: $(INSTALLED)
