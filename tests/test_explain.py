@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -294,3 +295,40 @@ def test_word_paralinguistic_and_navai_results_become_explanations():
     assert explained.values.shape == (3, 4, 7) and explained.output_names[0] == "'a' (4 windows)"
     assert explained.axes[1].coords.tolist() == [-3, -2, -1, 0, 1, 2, 3]
     assert explained.plot(2).axes[0].get_ylabel() == "frequency (Hz)"
+
+
+def test_the_word_level_figures_take_the_explanations_of_their_results():
+    from speechxai.attribution.occlusion import WordImportance
+    from speechxai.attribution.paralinguistic import ParalinguisticImportance
+    from speechxai.display import plot_paralinguistic_levels, plot_word_importance
+
+    words = WordImportance(("one", "two", "one"), ("action", "object"),
+                           {"action": 1, "object": 4}, np.array([[0.6, 0.1, 0.0],
+                                                                 [0.0, -0.2, 0.7]]))
+    again = WordImportance.from_explanation(words.explanation())
+    assert again.slots == words.slots and again.targets == words.targets
+    assert again.words == ("one", "two", "one (3)")  # a repeated word keeps its label
+    np.testing.assert_array_equal(again.scores, words.scores)
+    waveform, spans = np.zeros(3000, dtype=np.float32), [(0, 1000), (1000, 2000), (2000, 3000)]
+    by_result = plot_word_importance(waveform, 8000, spans, words)
+    by_explanation = plot_word_importance(waveform, 8000, spans, words.explanation())
+    titles = [[ax.get_title(loc="left") for ax in f.axes[:2]] for f in (by_result, by_explanation)]
+    assert titles[0] == titles[1] and titles[0][1].startswith("object = 4")
+
+    paralinguistic = ParalinguisticImportance(
+        {"label": 0, "sex": 1}, {"label": 0.9, "sex": 0.6},
+        (("pitch_up", 2.0), ("stretch_down", 0.55), ("noise", 10.0)),
+        {"label": np.array([0.3, -0.1, 0.2]), "sex": np.array([0.0, 0.1, -0.4])})
+    again = ParalinguisticImportance.from_explanation(paralinguistic.explanation())
+    assert again.variants == paralinguistic.variants and again.targets == paralinguistic.targets
+    assert again.probabilities == pytest.approx(paralinguistic.probabilities)
+    for slot in ("label", "sex"):
+        np.testing.assert_array_equal(again.differences[slot], paralinguistic.differences[slot])
+        pd.testing.assert_frame_equal(again.levels_table("pitch"),
+                                      paralinguistic.levels_table("pitch"))
+    figure = plot_paralinguistic_levels(paralinguistic.explanation())
+    assert [ax.get_title() for ax in figure.axes[:3]] == ["pitch", "stretch", "noise"]
+    with pytest.raises(AttributionError, match="not a paralinguistic explanation"):
+        ParalinguisticImportance.from_explanation(words.explanation())
+    with pytest.raises(AttributionError, match="not a leave-one-word-out explanation"):
+        WordImportance.from_explanation(paralinguistic.explanation())

@@ -32,6 +32,7 @@ from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
+from speechxai.errors import AttributionError
 
 MASKINGS = ("zeros", "white", "pink")
 REFERENCE_PADDING = (0.10, 0.04)  # seconds before / after the word (reference implementation)
@@ -196,6 +197,20 @@ class WordImportance:
             method="leave one word out", targets=[self.targets[s] for s in self.slots],
             axes=(Axis("word", "", np.array(word_labels(self.words))),),
             output_names=tuple(f"{slot}={self.targets[slot]}" for slot in self.slots))
+
+    @classmethod
+    def from_explanation(cls, explanation: Explanation) -> WordImportance:
+        """The scores of an :meth:`explanation` again (a repeated word keeps its label,
+        "one (4)"); AttributionError for an explanation of anything else."""
+        if (explanation.method != "leave one word out" or len(explanation.axes) != 1
+                or explanation.axes[0].name != "word"):
+            raise AttributionError(f"not a leave-one-word-out explanation: method "
+                                   f"{explanation.method!r}, axes "
+                                   f"{[a.name for a in explanation.axes]}")
+        slots = tuple(name.partition("=")[0] for name in explanation.output_names)
+        return cls(words=tuple(str(word) for word in explanation.axes[0].coords), slots=slots,
+                   targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
+                   scores=explanation.values)
 
 
 def word_importance(

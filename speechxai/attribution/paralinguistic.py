@@ -42,7 +42,7 @@ from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
-from speechxai.errors import AudioError
+from speechxai.errors import AttributionError, AudioError
 
 FAMILIES: dict[str, tuple[float, ...]] = {
     "pitch_down": tuple(k / 2 for k in range(-10, 0)),
@@ -304,6 +304,23 @@ class ParalinguisticImportance:
             axes=(Axis("perturbation", "", np.array([f"{family} {level:g}"
                                                      for family, level in self.variants])),),
             output_names=tuple(f"{slot}={self.targets[slot]}" for slot in slots))
+
+    @classmethod
+    def from_explanation(cls, explanation: Explanation) -> ParalinguisticImportance:
+        """The differences of an :meth:`explanation` again; AttributionError for an
+        explanation of anything else."""
+        if (explanation.method != "paralinguistic" or len(explanation.axes) != 1
+                or explanation.axes[0].name != "perturbation"):
+            raise AttributionError(f"not a paralinguistic explanation: method "
+                                   f"{explanation.method!r}, axes "
+                                   f"{[a.name for a in explanation.axes]}")
+        slots = [name.partition("=")[0] for name in explanation.output_names]
+        variants = tuple((family, float(level)) for family, _, level
+                         in (str(name).rpartition(" ") for name in explanation.axes[0].coords))
+        return cls(targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
+                   probabilities=dict(zip(slots, explanation.outputs.tolist(), strict=True)),
+                   variants=variants,
+                   differences={slot: explanation.values[k] for k, slot in enumerate(slots)})
 
     def levels_table(self, feature: str, class_names: Mapping[str, Sequence[str]] | None = None
                      ) -> pd.DataFrame:

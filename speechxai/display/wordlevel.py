@@ -16,6 +16,7 @@ import torch
 from matplotlib.cm import ScalarMappable
 
 from speechxai.alignment import boundary_error_ms
+from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.occlusion import WordImportance, as_signal, check_boundaries
 from speechxai.attribution.paralinguistic import (
     FEATURES,
@@ -45,12 +46,16 @@ def _label_spans(ax, texts: Sequence[str], spans_s: Sequence[tuple[float, float]
 
 
 def plot_word_importance(waveform: torch.Tensor | np.ndarray, sample_rate: int,
-                         boundaries: Sequence[tuple[int, int]], importance: WordImportance,
+                         boundaries: Sequence[tuple[int, int]],
+                         importance: WordImportance | Explanation,
                          class_names: Mapping[str, Sequence[str]] | None = None):
     """The paper's Fig. 1: one row per slot, the waveform with each word's span shaded by its
     relevance r(x_i) for the slot's explained class (named in the row title via
     ``class_names[slot]``), the word and its score above the span; one colour scale for all
-    slots. ``boundaries`` are the ``(start, end)`` samples of ``importance.words``."""
+    slots. ``boundaries`` are the ``(start, end)`` samples of ``importance.words``;
+    ``importance`` may be its :class:`~speechxai.Explanation`."""
+    if isinstance(importance, Explanation):
+        importance = WordImportance.from_explanation(importance)
     signal = as_signal(waveform, sample_rate).numpy()
     spans = check_boundaries(boundaries, signal.size)
     if len(spans) != len(importance.words):
@@ -122,11 +127,14 @@ def _heatmap(ax, frame: pd.DataFrame, limit: float, **kwargs):
     return ax.collections[0]
 
 
-def plot_paralinguistic_levels(importance: ParalinguisticImportance,
+def plot_paralinguistic_levels(importance: ParalinguisticImportance | Explanation,
                                class_names: Mapping[str, Sequence[str]] | None = None):
     """The paper's Fig. 2: for each perturbed feature (of :data:`FEATURES`), a heatmap of
     f(y=k|x) - f(y=k|x~) per level (columns, the unperturbed reference included) and explained
-    class (rows "slot=class", named via ``class_names[slot]``), one colour scale for all."""
+    class (rows "slot=class", named via ``class_names[slot]``), one colour scale for all.
+    ``importance`` may be its :class:`~speechxai.Explanation`."""
+    if isinstance(importance, Explanation):
+        importance = ParalinguisticImportance.from_explanation(importance)
     features = [feature for feature, families in FEATURES.items()
                 if any(family in families for family, _ in importance.variants)]
     if not features:
