@@ -105,14 +105,6 @@ BAD_SIGNALS = {
 }
 
 
-@pytest.mark.parametrize("entry", ENTRIES)
-@pytest.mark.parametrize("bad", BAD_SIGNALS)
-def test_feature_entries_refuse_what_is_no_float_audio(entry, bad):
-    signal, message = BAD_SIGNALS[bad]
-    with pytest.raises(AudioError, match=message):
-        ENTRIES[entry](signal)
-
-
 def _constant_classifier(waveforms):
     """A black box that never looks at the audio: any refusal comes from the explainer."""
     return {"slot": np.full((len(waveforms), 2), 0.5)}
@@ -134,12 +126,14 @@ BAD_WAVEFORMS = {
 }
 
 
-@pytest.mark.parametrize("entry", BLACK_BOX_ENTRIES)
-@pytest.mark.parametrize("bad", BAD_WAVEFORMS)
-def test_black_box_explainers_refuse_what_is_no_float_audio(entry, bad):
-    signal, message = BAD_WAVEFORMS[bad]
+@pytest.mark.parametrize("entry, signal, message", [
+    pytest.param(entries[name], *bad_signals[bad], id=f"{name}-{bad}")
+    for entries, bad_signals in ((ENTRIES, BAD_SIGNALS), (BLACK_BOX_ENTRIES, BAD_WAVEFORMS))
+    for name in entries for bad in bad_signals])
+def test_features_and_black_box_explainers_refuse_what_is_no_float_audio(entry, signal,
+                                                                         message):
     with pytest.raises(AudioError, match=message):
-        BLACK_BOX_ENTRIES[entry](signal)
+        entry(signal)
 
 
 def test_black_box_explainers_take_silence_and_keep_the_callers_samples():
