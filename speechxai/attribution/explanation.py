@@ -248,6 +248,19 @@ class Explanation:
                      rate=sample_rate, normalize=False)
 
 
+def waveform_and_relevance(waveform, relevance=None, sample_rate=None
+                           ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(waveform, relevance, sample_rate)`` as given, or from an :class:`Explanation` of a
+    waveform passed as ``waveform`` (its first output): what the waveform figures and players
+    take. ValueError when arrays come without their relevance or sample rate."""
+    if isinstance(waveform, Explanation):
+        return waveform.waveform()
+    if relevance is None or sample_rate is None:
+        raise ValueError("give the relevance and the sample rate with the waveform, or an "
+                         "Explanation of a waveform")
+    return waveform, relevance, sample_rate
+
+
 def _extent(coords: np.ndarray) -> list[float]:
     """Image extent along one numeric axis: half a step beyond the first and last positions."""
     coords = coords.astype(float) if coords.dtype.kind in "iuf" else np.arange(len(coords),

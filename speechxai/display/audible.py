@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from speechxai.attribution.audible import audible_explanation
-from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.explanation import Explanation, waveform_and_relevance
 from speechxai.display.players import embedded_player, loudness_normalized, widget_player
 
 
@@ -21,12 +21,7 @@ def show_audible_explanations(
     import ipywidgets
     from IPython.display import HTML, display
 
-    if isinstance(waveform, Explanation):
-        waveform, relevance, sample_rate = waveform.waveform()
-    if relevance is None or sample_rate is None:
-        raise ValueError("give the relevance and the sample rate with the waveform, or an "
-                         "Explanation of a waveform")
-
+    waveform, relevance, sample_rate = waveform_and_relevance(waveform, relevance, sample_rate)
     sounds = {
         "original": loudness_normalized(waveform),
         "ReLU(R)·x: evidence for": loudness_normalized(

@@ -12,7 +12,7 @@ import seaborn as sns
 from matplotlib.collections import LineCollection
 from matplotlib.colors import TwoSlopeNorm
 
-from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.explanation import Explanation, waveform_and_relevance
 
 RELEVANCE_CMAP = "bwr"
 
@@ -90,11 +90,7 @@ def plot_waveform_relevance(
     ``waveform`` may be an :class:`~speechxai.Explanation` of a waveform (its first output:
     waveform, relevance and sample rate from :meth:`~speechxai.Explanation.waveform`).
     """
-    if isinstance(waveform, Explanation):
-        waveform, relevance, sample_rate = waveform.waveform()
-    if relevance is None or sample_rate is None:
-        raise ValueError("give the relevance and the sample rate with the waveform, or an "
-                         "Explanation of a waveform")
+    waveform, relevance, sample_rate = waveform_and_relevance(waveform, relevance, sample_rate)
     waveform, relevance = np.asarray(waveform, float), np.asarray(relevance, float)
     times = np.arange(waveform.size) / sample_rate
     norm = symmetric_norm(relevance)
