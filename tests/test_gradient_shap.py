@@ -7,6 +7,7 @@ from torch import nn
 
 from speechxai.attribution import AttributionError
 from speechxai.attribution.gradient_shap import gradient_shap
+from speechxai.errors import AudioError
 
 
 @pytest.fixture
@@ -52,5 +53,9 @@ def test_the_same_seed_gives_the_same_values_and_numpy_state_is_kept(linear):
 def test_a_background_of_another_shape_or_not_finite_is_refused(linear):
     with pytest.raises(AttributionError, match=r"background must be inputs of shape \(B, 12\)"):
         gradient_shap(linear, torch.randn(2, 12), 0, torch.randn(3, 11))
-    with pytest.raises(AttributionError, match="finite"):
+    with pytest.raises(AudioError, match="NaN or infinite"):
         gradient_shap(linear, torch.full((2, 12), float("nan")), 0, torch.randn(3, 12))
+    with pytest.raises(AudioError, match="background inputs contain NaN"):
+        gradient_shap(linear, torch.randn(2, 12), 0, torch.full((3, 12), float("inf")))
+    with pytest.raises(AudioError, match="floating-point"):
+        gradient_shap(linear, torch.ones(2, 12, dtype=torch.int16), 0, torch.randn(3, 12))

@@ -17,6 +17,7 @@ from speechxai.attribution import (
     relevance_stream,
     without_biases,
 )
+from speechxai.errors import AudioError
 from speechxai.models import AlexNet, AudioNet
 
 STABILISER = 1e-6  # zennit's default for z^B and gamma, added to each denominator
@@ -197,14 +198,27 @@ def test_model_is_unchanged_afterwards():
     (torch.randn(2, 8000), 0, r"model rejected inputs of shape \(2, 8000\)"),
     (torch.randn(8000), 0, "batch dimension"),
     (torch.randn(0, 1, 8000), 0, "one input at least"),
-    (torch.ones(2, 1, 8000, dtype=torch.int64), 0, "floating-point"),
-    (torch.randn(2, 1, 8000).index_fill_(2, torch.tensor([5]), float("nan")), 0, "2 NaN"),
 ])
 def test_errors_name_the_problem(inputs, target, message):
     model = AudioNet(10, width=0.05)
     with pytest.raises(AttributionError, match=message) as error:
         relevance(model, inputs, target)
     assert isinstance(error.value, ValueError)
+    assert not hooks(model)
+
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    (torch.ones(2, 1, 8000, dtype=torch.int64), "floating-point"),
+    (torch.ones(2, 1, 8000, dtype=torch.complex64), "floating-point"),
+    (torch.randn(2, 1, 8000).index_fill_(2, torch.tensor([5]), float("nan")), "2 NaN"),
+    (torch.randn(2, 1, 8000).index_fill_(2, torch.tensor([7]), float("inf")), "2 NaN or inf"),
+])
+def test_bad_samples_are_audio_errors(inputs, message):
+    """Integer, complex, NaN and infinite inputs are bad data: AudioError, as at every public
+    entry of the package (issue 18)."""
+    model = AudioNet(10, width=0.05)
+    with pytest.raises(AudioError, match=message):
+        relevance(model, inputs, 0)
     assert not hooks(model)
 
 

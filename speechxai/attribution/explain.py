@@ -32,7 +32,7 @@ from speechxai.attribution.lrp import (
     lrp_composite,
 )
 from speechxai.attribution.lstm_lrp import torch_lstm_rule
-from speechxai.errors import AttributionError
+from speechxai.errors import AttributionError, AudioError
 from speechxai.models.deepspeech import ExplicitLSTM
 
 MODEL_METHODS = {
@@ -144,7 +144,7 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
 def _as_inputs(inputs, black_box: bool) -> torch.Tensor:
     if isinstance(inputs, np.ndarray):
         if not np.issubdtype(inputs.dtype, np.floating):
-            raise AttributionError(f"inputs must be floating-point, got {inputs.dtype}")
+            raise AudioError(f"inputs must be floating-point, got {inputs.dtype}")
         inputs = torch.from_numpy(inputs.astype(np.float32, copy=False))
     if black_box and isinstance(inputs, torch.Tensor) and inputs.ndim == 1:
         inputs = inputs[None]

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from speechxai.attribution.lrp import check_inputs
 from speechxai.attribution.mutation import mutated
-from speechxai.errors import AttributionError
+from speechxai.errors import AttributionError, AudioError
 
 
 class _ClassOutput(nn.Module):
@@ -40,15 +41,15 @@ def gradient_shap(model: nn.Module, inputs: torch.Tensor, targets, background: t
     import shap  # on use: it takes seconds to import
 
     inputs = torch.as_tensor(inputs)
-    inputs = inputs if inputs.is_floating_point() else inputs.float()
+    check_inputs(inputs)  # finite floating-point samples, or AudioError
     background = torch.as_tensor(background, dtype=inputs.dtype)
     targets = np.broadcast_to(np.asarray(targets, dtype=int), (len(inputs),))
     if background.ndim != inputs.ndim or background.shape[1:] != inputs.shape[1:]:
         raise AttributionError(f"background must be inputs of shape (B, "
                                f"{', '.join(map(str, inputs.shape[1:]))}), got "
                                f"{tuple(background.shape)}")
-    if not (torch.isfinite(inputs).all() and torch.isfinite(background).all()):
-        raise AttributionError("inputs and background must be finite")
+    if not torch.isfinite(background).all():
+        raise AudioError("the background inputs contain NaN or infinite values")
     was_training, numpy_state = model.training, np.random.get_state()
     model.eval()
     values = []

@@ -23,7 +23,7 @@ from zennit.core import Composite
 from zennit.rules import ZBox
 
 from speechxai.attribution.mutation import mutated
-from speechxai.errors import AttributionError
+from speechxai.errors import AttributionError, AudioError
 
 Bound = float | torch.Tensor
 Target = int | torch.Tensor
@@ -61,10 +61,11 @@ def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float =
 
 
 def check_inputs(inputs: torch.Tensor) -> None:
-    """Raise :class:`AttributionError` unless ``inputs`` is a finite floating-point tensor."""
+    """Raise :class:`AudioError` unless ``inputs`` holds finite floating-point numbers (bad
+    data, as everywhere in the package), :class:`AttributionError` unless it is a batch."""
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
         kind = inputs.dtype if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-        raise AttributionError(f"inputs must be a floating-point tensor, got {kind}")
+        raise AudioError(f"inputs must be a floating-point tensor, got {kind}")
     if inputs.ndim < 2 or len(inputs) == 0:
         raise AttributionError(
             f"inputs need a batch dimension first and one input at least, got shape "
@@ -72,7 +73,7 @@ def check_inputs(inputs: torch.Tensor) -> None:
         )
     if not torch.isfinite(inputs).all():
         bad = int((~torch.isfinite(inputs)).sum())
-        raise AttributionError(f"inputs contain {bad} NaN or infinite values")
+        raise AudioError(f"inputs contain {bad} NaN or infinite values")
 
 
 def check_targets(target: Target, n: int) -> torch.Tensor:
