@@ -19,6 +19,7 @@ from speechxai.attribution import (
     letter_background,
 )
 from speechxai.ctc import ALPHABET, BLANK, N_CLASSES
+from speechxai.errors import AudioError
 from speechxai.models import DeepSpeech
 
 FRAMES = 5
@@ -198,6 +199,17 @@ def test_bad_arguments_raise_clear_errors(model, windows, kwargs, message):
     arguments = {"target": (1, "a"), "method": "saliency", **kwargs}
     with pytest.raises(AttributionError, match=message):
         attribute(model, windows, **arguments)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (lambda w: w.long(), "floating-point"),
+    (lambda w: w.index_fill(1, torch.tensor([4]), float("nan")), "NaN or infinite"),
+    (lambda w: w.index_fill(2, torch.tensor([0]), float("-inf")), "NaN or infinite"),
+])
+@pytest.mark.parametrize("method", ["saliency", "lrp"])
+def test_bad_window_values_are_audio_errors(model, windows, bad, message, method):
+    with pytest.raises(AudioError, match=message):
+        attribute(model, bad(windows), (0, "a"), method)
 
 
 def test_bad_models_and_windows_raise_clear_errors(model, windows):

@@ -20,6 +20,7 @@ from speechxai.attribution import (
     without_biases,
 )
 from speechxai.ctc import BLANK
+from speechxai.errors import AudioError
 from speechxai.models import DeepSpeech, ExplicitLSTM
 
 HIDDEN = 8
@@ -219,8 +220,6 @@ def test_refuses_torchs_recurrent_layers(recurrent):
         ({"windows": torch.zeros(1, FRAMES, 19, 26, dtype=torch.float64)}, r"\(T, 19, 26\)"),
         ({"windows": torch.zeros(0, 19, 26, dtype=torch.float64)}, "T >= 1"),
         ({"windows": torch.zeros(FRAMES, 19, 26)}, "float32 but the model is torch.float64"),
-        ({"windows": torch.zeros(FRAMES, 19, 26, dtype=torch.long)}, "floating-point"),
-        ({"windows": torch.full((FRAMES, 19, 26), math.nan, dtype=torch.float64)}, "NaN"),
         ({"frame": FRAMES}, "frame must be an int in 0..5"),
         ({"frame": -1}, "frame must be"),
         ({"frame": 1.0}, "frame must be"),
@@ -237,6 +236,15 @@ def test_bad_input_is_refused_with_a_clear_error(change, message):
     arguments.update(change)
     with pytest.raises(AttributionError, match=message):
         deepspeech_lrp(**arguments)
+
+
+@pytest.mark.parametrize(("windows", "message"), [
+    (torch.zeros(FRAMES, 19, 26, dtype=torch.long), "floating-point"),
+    (torch.full((FRAMES, 19, 26), math.nan, dtype=torch.float64), "NaN"),
+])
+def test_bad_window_values_are_audio_errors(windows, message):
+    with pytest.raises(AudioError, match=message):
+        deepspeech_lrp(tiny_model(), windows, 2, "a")
 
 
 def test_lstm_relevance_checks_its_arguments():

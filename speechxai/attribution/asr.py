@@ -201,9 +201,11 @@ def attribute(
 
     Raises
     ------
+    AudioError
+        For windows that are not finite floating-point numbers.
     AttributionError
-        For an unknown method or option, a model other than DeepSpeech, bad windows, or a
-        target outside the utterance or the alphabet.
+        For an unknown method or option, a model other than DeepSpeech, windows of another
+        shape or dtype than the model's, or a target outside the utterance or the alphabet.
     """
     if method not in METHODS:
         raise AttributionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")

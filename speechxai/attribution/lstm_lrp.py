@@ -25,7 +25,7 @@ from zennit.types import Activation
 
 from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET, N_CLASSES
-from speechxai.errors import AttributionError
+from speechxai.errors import AttributionError, AudioError
 from speechxai.models.deepspeech import WINDOW, DeepSpeech, ExplicitLSTM, LSTMTrace
 
 
@@ -185,13 +185,13 @@ def torch_lstm_rule(model: nn.Module, epsilon: float = 1e-4):
 def _check_windows(windows: torch.Tensor, model: nn.Module) -> None:
     if not isinstance(windows, torch.Tensor) or not windows.is_floating_point():
         kind = windows.dtype if isinstance(windows, torch.Tensor) else type(windows).__name__
-        raise AttributionError(f"windows must be a floating-point tensor, got {kind}")
+        raise AudioError(f"windows must be a floating-point tensor, got {kind}")
     if windows.ndim != 3 or tuple(windows.shape[1:]) != WINDOW or len(windows) == 0:
         raise AttributionError(f"windows must be one utterance's MFCC windows (T, 19, 26) with "
                                f"T >= 1, got shape {tuple(windows.shape)}")
     if not torch.isfinite(windows).all():
-        raise AttributionError(f"windows contain {int((~torch.isfinite(windows)).sum())} NaN or "
-                               f"infinite values")
+        raise AudioError(f"windows contain {int((~torch.isfinite(windows)).sum())} NaN or "
+                         f"infinite values")
     dtype = next(model.parameters()).dtype
     if windows.dtype != dtype:
         raise AttributionError(f"windows are {windows.dtype} but the model is {dtype}")
