@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from speechxai.attribution.navai import BN_RULE_EPSILON
+from speechxai.attribution.rules import BN_RULE_EPSILON
 
 
 def bn_rule_direct(model: nn.Module, window: np.ndarray, target: int) -> np.ndarray:

@@ -22,12 +22,10 @@ from speechxai.attribution.lrp_onepass import fast_relevance
 from speechxai.attribution.lstm_lrp import deepspeech_lrp, lstm_relevance
 from speechxai.attribution.navai import (
     ALIGNMENTS,
-    BatchNormSignRule,
     LetterMaps,
     LetterWindows,
     align,
     alignment_shift,
-    bn_rule_composite,
     letter_specificity,
     letter_windows,
     lrp_bn_rule,
@@ -35,6 +33,7 @@ from speechxai.attribution.navai import (
     navai_grid,
     sensitivity,
 )
+from speechxai.attribution.rules import BatchNormSignRule, bn_rule_composite
 from speechxai.errors import AttributionError
 
 __all__ = [

@@ -5,7 +5,8 @@
   predicted as exactly one letter a-z (Sec. 3.3).
 - :func:`sensitivity` is the gradient of the one-hot output R(out) (Eq. 1);
   :func:`lrp_zennit` is a standard zennit composite, :func:`lrp_bn_rule` the paper's
-  adapted rule for BatchNorm and negative inputs (:class:`BatchNormSignRule`, Eqs. 3-4).
+  adapted rule for BatchNorm and negative inputs
+  (:class:`~speechxai.attribution.rules.BatchNormSignRule`, Eqs. 3-4).
 - :func:`navai` averages the windows of each letter, aligned by an attribution's maximum or
   minimum in time, subtracts the mean of all letters' windows and normalises (Secs. 3.5-3.6);
   :func:`letter_specificity` and :func:`alignment_shift` measure the result.
@@ -25,11 +26,11 @@ import torch
 from torch import nn
 from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonPlusFlat
-from zennit.core import BasicHook, Composite
-from zennit.rules import Pass
+from zennit.core import Composite
 
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
+from speechxai.attribution.rules import bn_rule_composite
 from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET
 from speechxai.errors import AttributionError
@@ -39,8 +40,6 @@ LETTERS = string.ascii_lowercase
 ALIGNMENTS = ("none", "max_lrp", "max_sens", "min_sens")
 """The paper's alignments: none, at the maximum of LRP, at the maximum / minimum of
 sensitivity (each summed over frequency)."""
-BN_RULE_EPSILON = 1e-21
-"""The paper's stabiliser of ``|z_j|`` in Eq. 3."""
 
 
 class LetterWindows(NamedTuple):
@@ -165,61 +164,12 @@ def lrp_zennit(
     return _backward(model, window, letter, composite)
 
 
-class BatchNormSignRule(BasicHook):
-    """Krug & Stober's (2018) LRP rule for a convolution followed by BatchNorm (Eqs. 3-4).
-
-    ``r_ij = z_ij / (|z_j| + 1e-21) * sgn(bn(z_j))`` and ``R_i = sum_j r_ij R_j``, with the
-    local pre-activations ``z_ij = x_i w_ij``, the convolution's output ``z_j`` (bias
-    included) and ``bn`` the following BatchNorm in eval mode (the identity if ``batch_norm``
-    is None, so that ``r_ij = z_ij / z_j``: LRP-0). The input relevances are then divided by
-    their maximum |value| per sample: the paper rescales at every layer to keep relevances
-    bounded, which conserves their ratios but not their sum.
-    """
-
-    def __init__(self, batch_norm: nn.BatchNorm1d | None = None):
-        self.batch_norm = batch_norm
-        super().__init__(gradient_mapper=self._mapper, reducer=self._reducer)
-
-    def _mapper(self, out_grad: torch.Tensor, outputs: list[torch.Tensor]) -> tuple[torch.Tensor]:
-        z = outputs[0].detach()
-        after = z if self.batch_norm is None else nn.functional.batch_norm(
-            z, self.batch_norm.running_mean, self.batch_norm.running_var,
-            self.batch_norm.weight, self.batch_norm.bias, False, 0.0, self.batch_norm.eps)
-        return (out_grad * after.sign() / (z.abs() + BN_RULE_EPSILON),)
-
-    @staticmethod
-    def _reducer(inputs: list[torch.Tensor], gradients: list[torch.Tensor]) -> torch.Tensor:
-        relevance = inputs[0] * gradients[0]
-        scale = relevance.abs().flatten(1).amax(1).clamp_min(torch.finfo(relevance.dtype).tiny)
-        return relevance / scale.view(-1, *(1,) * (relevance.ndim - 1))
-
-    def copy(self) -> BatchNormSignRule:
-        return type(self)(self.batch_norm)
-
-
-def bn_rule_composite(model: nn.Module) -> Composite:
-    """A composite putting :class:`BatchNormSignRule` on every Conv1d of ``model`` (with the
-    BatchNorm1d that directly follows it in registration order, if any) and passing relevance
-    unchanged through BatchNorm and ReLU (their effect is in the rule)."""
-    leaves = [module for module in model.modules() if not list(module.children())]
-    rules: dict[int, BasicHook | Pass] = {}
-    for module, after in zip(leaves, leaves[1:] + [None], strict=True):
-        if isinstance(module, nn.Conv1d):
-            rules[id(module)] = BatchNormSignRule(after if isinstance(after, nn.BatchNorm1d)
-                                                  else None)
-        elif isinstance(module, (nn.BatchNorm1d, nn.ReLU)):
-            rules[id(module)] = Pass()
-    if not any(isinstance(rule, BatchNormSignRule) for rule in rules.values()):
-        raise AttributionError("the model has no Conv1d layer for the BatchNorm sign rule")
-    return Composite(module_map=lambda ctx, name, module: rules.get(id(module)))
-
-
 def lrp_bn_rule(
     model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
 ) -> torch.Tensor:
-    """LRP of R(out) with Krug & Stober's (2018) adapted rule (:class:`BatchNormSignRule`) on
-    every convolution; the result has max |value| 1 per window. Shapes as in
-    :func:`sensitivity`."""
+    """LRP of R(out) with Krug & Stober's (2018) adapted rule
+    (:class:`~speechxai.attribution.rules.BatchNormSignRule`) on every convolution; the
+    result has max |value| 1 per window. Shapes as in :func:`sensitivity`."""
     return _backward(model, window, letter, bn_rule_composite(model))
 
 
