@@ -48,6 +48,17 @@ def time_axis(n_samples: int, sample_rate: int) -> Axis:
     return Axis("time", "s", np.arange(n_samples) / sample_rate)
 
 
+def slot_output_name(slot: str, target: object) -> str:
+    """The output name of one slot's decision, ``slot=class`` (the word-level explainers'
+    explanations: one output per slot); :func:`output_slot` reads it back."""
+    return f"{slot}={target}"
+
+
+def output_slot(name: str) -> str:
+    """The slot of a :func:`slot_output_name`."""
+    return name.partition("=")[0]
+
+
 @dataclass(frozen=True, eq=False)
 class Explanation:
     """Attributions of N outputs of a model to its inputs.

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
-from speechxai.attribution.explanation import Axis, Explanation
+from speechxai.attribution.explanation import Axis, Explanation, output_slot, slot_output_name
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
 from speechxai.errors import AttributionError
@@ -196,7 +196,7 @@ class WordImportance:
             values=self.scores, data=np.full(self.scores.shape, np.nan),
             method="leave one word out", targets=[self.targets[s] for s in self.slots],
             axes=(Axis("word", "", np.array(word_labels(self.words))),),
-            output_names=tuple(f"{slot}={self.targets[slot]}" for slot in self.slots))
+            output_names=tuple(slot_output_name(slot, self.targets[slot]) for slot in self.slots))
 
     @classmethod
     def from_explanation(cls, explanation: Explanation) -> WordImportance:
@@ -207,7 +207,7 @@ class WordImportance:
             raise AttributionError(f"not a leave-one-word-out explanation: method "
                                    f"{explanation.method!r}, axes "
                                    f"{[a.name for a in explanation.axes]}")
-        slots = tuple(name.partition("=")[0] for name in explanation.output_names)
+        slots = tuple(output_slot(name) for name in explanation.output_names)
         return cls(words=tuple(str(word) for word in explanation.axes[0].coords), slots=slots,
                    targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
                    scores=explanation.values)

@@ -39,7 +39,7 @@ import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
-from speechxai.attribution.explanation import Axis, Explanation
+from speechxai.attribution.explanation import Axis, Explanation, output_slot, slot_output_name
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
 from speechxai.errors import AttributionError, AudioError
@@ -303,7 +303,7 @@ class ParalinguisticImportance:
             outputs=[self.probabilities[s] for s in slots],
             axes=(Axis("perturbation", "", np.array([f"{family} {level:g}"
                                                      for family, level in self.variants])),),
-            output_names=tuple(f"{slot}={self.targets[slot]}" for slot in slots))
+            output_names=tuple(slot_output_name(slot, self.targets[slot]) for slot in slots))
 
     @classmethod
     def from_explanation(cls, explanation: Explanation) -> ParalinguisticImportance:
@@ -314,7 +314,7 @@ class ParalinguisticImportance:
             raise AttributionError(f"not a paralinguistic explanation: method "
                                    f"{explanation.method!r}, axes "
                                    f"{[a.name for a in explanation.axes]}")
-        slots = [name.partition("=")[0] for name in explanation.output_names]
+        slots = [output_slot(name) for name in explanation.output_names]
         variants = tuple((family, float(level)) for family, _, level
                          in (str(name).rpartition(" ") for name in explanation.axes[0].coords))
         return cls(targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
@@ -335,7 +335,7 @@ class ParalinguisticImportance:
             raise ValueError(f"this explanation has no {feature} perturbations")
         levels = [self.variants[index][1] for index in columns] + [REFERENCE[feature]]
         order = np.argsort(levels)[::-1 if feature == "noise" else 1]
-        rows = {f"{slot}={_class_name(slot, target, class_names)}":
+        rows = {slot_output_name(slot, _class_name(slot, target, class_names)):
                 np.append(self.differences[slot][columns], 0.0)[order]
                 for slot, target in self.targets.items()}
         return pd.DataFrame.from_dict(rows, orient="index",
