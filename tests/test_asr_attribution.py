@@ -212,6 +212,12 @@ def test_bad_window_values_are_audio_errors(model, windows, bad, message, method
         attribute(model, bad(windows), (0, "a"), method)
 
 
+@pytest.mark.parametrize("background", [np.full((19, 26), np.nan), np.ones((19, 26), int)])
+def test_a_shap_background_of_bad_values_is_an_audio_error(model, windows, background):
+    with pytest.raises(AudioError, match="background must hold finite floating-point"):
+        attribute(model, windows, (0, "a"), "shap", background=background)
+
+
 def test_bad_models_and_windows_raise_clear_errors(model, windows):
     with pytest.raises(AttributionError, match="must be a speechxai.models.DeepSpeech"):
         attribute(nn.Linear(3, 3), windows, (0, "a"), "saliency")

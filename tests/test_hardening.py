@@ -14,7 +14,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechxai import AudioError
+from speechxai import AttributionError, AudioError
+from speechxai.attribution.audible import audible_explanation
+from speechxai.attribution.lrp import relevance
 from speechxai.attribution.occlusion import mask_segments, word_importance
 from speechxai.attribution.paralinguistic import paralinguistic_importance
 from speechxai.audio import load, validate
@@ -134,6 +136,19 @@ def test_features_and_black_box_explainers_refuse_what_is_no_float_audio(entry, 
                                                                          message):
     with pytest.raises(AudioError, match=message):
         entry(signal)
+
+
+@pytest.mark.parametrize("bad", [
+    np.ones(1001, dtype=np.int16), np.r_[np.zeros(1000), np.nan].astype(np.float32),
+    np.ones(1001, dtype=np.complex64)])
+def test_audible_explanations_refuse_what_is_no_float_audio(bad):
+    with pytest.raises(AudioError, match="finite floating-point samples"):
+        audible_explanation(bad, np.ones(bad.shape, dtype=np.float32))
+
+
+def test_an_attribution_of_a_list_is_an_argument_error_not_bad_audio():
+    with pytest.raises(AttributionError, match="inputs must be a tensor, got list"):
+        relevance(torch.nn.Linear(3, 2), [[0.0, 1.0, 2.0]], 0)
 
 
 def test_black_box_explainers_take_silence_and_keep_the_callers_samples():

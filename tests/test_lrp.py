@@ -214,8 +214,8 @@ def test_errors_name_the_problem(inputs, target, message):
     (torch.randn(2, 1, 8000).index_fill_(2, torch.tensor([7]), float("inf")), "2 NaN or inf"),
 ])
 def test_bad_samples_are_audio_errors(inputs, message):
-    """Integer, complex, NaN and infinite inputs are bad data: AudioError, as at every public
-    entry of the package (issue 18)."""
+    """Integer, complex, NaN and infinite inputs are bad data: AudioError, as at the
+    package's audio entries (issue 18)."""
     model = AudioNet(10, width=0.05)
     with pytest.raises(AudioError, match=message):
         relevance(model, inputs, 0)

@@ -27,7 +27,7 @@ from speechxai.attribution.lstm_lrp import (
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET, BLANK
-from speechxai.errors import AttributionError
+from speechxai.errors import AttributionError, AudioError
 from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
 
@@ -99,10 +99,14 @@ def _lrp(model, windows, frames, targets, epsilon=1e-4):
 def _shap(model, windows, frames, targets, background=None, max_evals=SHAP_MAX_EVALS, seed=0):
     if background is None:
         background = letter_background(model, windows)
-    background = np.asarray(background, dtype=np.float64)
-    if background.shape != WINDOW or not np.isfinite(background).all():
-        raise AttributionError(f"background must be a finite (19, 26) window, got shape "
+    background = np.asarray(background)
+    if background.shape != WINDOW:
+        raise AttributionError(f"background must be a (19, 26) window, got shape "
                                f"{background.shape}")
+    if not np.issubdtype(background.dtype, np.floating) or not np.isfinite(background).all():
+        raise AudioError(f"background must hold finite floating-point numbers, got a "
+                         f"{background.dtype} window (NaN, inf or not float)")
+    background = background.astype(np.float64)
     if as_index(max_evals, 2**62) is None or max_evals < SHAP_MAX_EVALS:
         raise AttributionError(f"max_evals must be an int >= 2 * {N_FEATURES} + 1 = "
                                f"{SHAP_MAX_EVALS} (one permutation forward and back), got "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from speechxai.errors import AudioError
+
 SIGNS = {"positive": 1.0, "negative": -1.0}
 
 
@@ -15,7 +17,12 @@ def audible_explanation(waveform: np.ndarray, relevance: np.ndarray, sign: str =
     """``ReLU(R) * x`` (``sign="positive"``) or ``ReLU(-R) * x``, not normalised."""
     if sign not in SIGNS:
         raise ValueError(f"sign must be one of {', '.join(SIGNS)}, not {sign!r}")
-    waveform, relevance = np.asarray(waveform, np.float32), np.asarray(relevance, np.float32)
+    waveform, relevance = np.asarray(waveform), np.asarray(relevance)
+    if not np.issubdtype(waveform.dtype, np.floating) or not np.isfinite(waveform).all():
+        raise AudioError(f"the waveform must hold finite floating-point samples (integer PCM: "
+                         f"divide by 32768), got a {waveform.dtype} array (NaN, inf or not "
+                         f"float)")
+    waveform, relevance = waveform.astype(np.float32), relevance.astype(np.float32)
     if waveform.shape != relevance.shape:
         raise ValueError(f"waveform {waveform.shape} and relevance {relevance.shape} differ")
     return np.maximum(SIGNS[sign] * relevance, 0.0) * waveform

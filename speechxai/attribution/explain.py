@@ -95,9 +95,11 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
 
     Raises
     ------
+    AudioError
+        For inputs that are not finite floating-point numbers (integer, complex, NaN, inf).
     AttributionError
-        For an unknown method or option, bad inputs or targets, or (LRP) a layer without a
-        rule, named by its path in the model.
+        For an unknown method or option, inputs of a shape the model rejects, bad targets, or
+        (LRP) a layer without a rule, named by its path in the model.
     """
     black_box = not isinstance(model, nn.Module)
     if black_box and not callable(model):

@@ -63,9 +63,10 @@ def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float =
 def check_inputs(inputs: torch.Tensor) -> None:
     """Raise :class:`AudioError` unless ``inputs`` holds finite floating-point numbers (bad
     data, as everywhere in the package), :class:`AttributionError` unless it is a batch."""
-    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
-        kind = inputs.dtype if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-        raise AudioError(f"inputs must be a floating-point tensor, got {kind}")
+    if not isinstance(inputs, torch.Tensor):
+        raise AttributionError(f"inputs must be a tensor, got {type(inputs).__name__}")
+    if not inputs.is_floating_point():
+        raise AudioError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
     if inputs.ndim < 2 or len(inputs) == 0:
         raise AttributionError(
             f"inputs need a batch dimension first and one input at least, got shape "

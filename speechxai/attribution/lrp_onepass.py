@@ -297,7 +297,8 @@ def fast_relevance(
     before the first convolution or dense layer; the model's forward must chain them in the
     order of registration, as AudioNet and AlexNet do. :class:`AttributionError` names any
     other layer (use :func:`~speechxai.attribution.lrp.relevance` there) and problems of the
-    inputs and targets.
+    inputs' shape and the targets; :class:`~speechxai.errors.AudioError` inputs that are not
+    finite floating-point numbers.
     """
     check_inputs(inputs)
     low = inputs.min().item() if low is None else low
