@@ -17,6 +17,7 @@ from speechxai.attribution.navai import (
     sensitivity,
 )
 from speechxai.ctc import ALPHABET
+from speechxai.errors import AudioError
 from speechxai.models import Wav2Letter, receptive_field
 
 
@@ -103,6 +104,20 @@ def test_attribution_input_errors():
         lrp_bn_rule(model, torch.randn(3, rf, dtype=torch.float64), " ")
     with pytest.raises(AttributionError, match="K letters"):
         lrp_zennit(model, torch.randn(2, 3, rf, dtype=torch.float64), ["a"])
+
+
+@pytest.mark.parametrize("method", [sensitivity, lrp_zennit, lrp_bn_rule])
+@pytest.mark.parametrize(("bad", "message"), [
+    (lambda w: w.long(), "floating-point"),
+    (lambda w: w.index_fill(1, torch.tensor([2]), float("nan")), "NaN or infinite"),
+])
+def test_bad_window_values_are_audio_errors(method, bad, message):
+    model = small_model()
+    windows = torch.randn(2, 3, receptive_field(model), dtype=torch.float64)
+    with pytest.raises(AudioError, match=message):
+        method(model, bad(windows), ["a", "b"])
+    with pytest.raises(AudioError, match=message):
+        letter_windows(model, bad(torch.randn(3, 40, dtype=torch.float64)))
 
 
 def test_letter_windows_are_the_receptive_fields_of_letter_frames():

@@ -29,6 +29,7 @@ from zennit.composites import EpsilonPlusFlat
 from zennit.core import Composite
 
 from speechxai.attribution.explanation import Axis, Explanation
+from speechxai.attribution.lrp import check_inputs
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.rules import bn_rule_composite
 from speechxai.attribution.sanity import finite_difference_error
@@ -72,6 +73,7 @@ def letter_windows(model: nn.Module, log_mel: torch.Tensor) -> LetterWindows:
     if log_mel.ndim != 2 or log_mel.shape[1] < rf:
         raise AttributionError(f"log_mel must be (bins, T) with T >= the receptive field {rf}, "
                                f"got shape {tuple(log_mel.shape)}")
+    check_inputs(log_mel)  # finite floating-point values, or AudioError
     training = model.training
     model.eval()
     try:
@@ -87,6 +89,7 @@ def letter_windows(model: nn.Module, log_mel: torch.Tensor) -> LetterWindows:
 
 
 def _targets(windows: torch.Tensor, letters: str | Sequence[str]) -> tuple[torch.Tensor, bool]:
+    check_inputs(windows)  # finite floating-point values, or AudioError
     single = windows.ndim == 2
     letters = [letters] if isinstance(letters, str) else list(letters)
     if windows.ndim not in (2, 3) or len(letters) != (1 if single else len(windows)):

@@ -29,7 +29,7 @@ class BatchNormSignRule(BasicHook):
     local pre-activations ``z_ij = x_i w_ij``, the convolution's output ``z_j`` (bias
     included) and ``bn`` the following BatchNorm in eval mode (the identity if ``batch_norm``
     is None, so that ``r_ij = z_ij / z_j``: LRP-0). The input relevances are then divided by
-    their maximum |value| per sample: the paper rescales at every layer to keep relevances
+    their maximum absolute value per sample: the paper rescales at every layer to keep relevances
     bounded, which conserves their ratios but not their sum.
     """
 
