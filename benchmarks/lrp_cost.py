@@ -4,12 +4,13 @@ Target (issue 8, figure 1): the relevances of a batch of 64 with the book's comp
 (z^B, gamma, epsilon; :func:`speechxai.attribution.lrp.lrp_composite`) cost at most 1.5
 times one plain input gradient of the same model on the same batch: one forward and one
 backward pass to the inputs only (``torch.autograd.grad``). The fast path
-(:func:`speechxai.attribution.lrp.fast_relevance`, one forward and one backward pass in the
-modified-gradient form of Montavon et al. 2019, Sec. 10.2.2) is measured against it, with
-zennit's hooks (:func:`speechxai.attribution.lrp.relevance`) and the gradient that also
-fills the weights' ``.grad`` (``.backward()``) for comparison, and the largest difference
-of its relevances from zennit's. Full-width freshly initialised models (the cost does not
-depend on the weights) on seeded noise scaled like their inputs (waveforms ~ N(0, 1), dB
+(:func:`speechxai.attribution.lrp_onepass.fast_outputs_and_relevance`, one forward and one
+backward pass in the modified-gradient form of Montavon et al. 2019, Sec. 10.2.2) is measured
+against it, with zennit's hooks
+(:func:`speechxai.attribution.lrp.outputs_and_relevance`) and the gradient that also fills
+the weights' ``.grad`` (``.backward()``) for comparison, and the largest difference of its
+relevances from zennit's. Full-width freshly initialised models (the cost does not depend on
+the weights) on seeded noise scaled like their inputs (waveforms ~ N(0, 1), dB
 spectrograms minus the mean ~ N(0, 10^2)). ``--repeats`` interleaved rounds after a
 warm-up, on 2 threads by default; the figure is the larger of the two models' median over
 the rounds of fast / gradient, the two run back to back (their ratio of medians is in the
@@ -25,8 +26,8 @@ import statistics
 import torch
 from common import finish, medians, parser, timings, torch_threads
 
-from speechxai.attribution.lrp import relevance
-from speechxai.attribution.lrp_onepass import fast_relevance
+from speechxai.attribution.lrp import outputs_and_relevance
+from speechxai.attribution.lrp_onepass import fast_outputs_and_relevance
 from speechxai.training import build_model
 
 TARGET_RATIO = 1.5
@@ -55,13 +56,13 @@ def measure(architecture: str, repeats: int, batch: int) -> dict:
 
     def keep(name, explain):
         def run():
-            results[name] = explain(model, inputs, targets)
+            results[name] = explain(model, inputs, targets)[1]  # the relevance tensor
         return run
 
     # the fast path right after the gradient: each round's ratio sees one machine load
-    times = timings({"gradient": gradient, "fast": keep("fast", fast_relevance),
-                     "gradient_backward": gradient_backward, "zennit": keep("zennit", relevance)},
-                    repeats)
+    times = timings({"gradient": gradient, "fast": keep("fast", fast_outputs_and_relevance),
+                     "gradient_backward": gradient_backward,
+                     "zennit": keep("zennit", outputs_and_relevance)}, repeats)
     seconds = medians(times)
     rounds = [f / g for f, g in zip(times["fast"], times["gradient"], strict=True)]
     difference = (results["fast"] - results["zennit"]).abs().max() / results["zennit"].abs().max()

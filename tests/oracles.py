@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 from speechxai.attribution.rules import BN_RULE_EPSILON
@@ -48,3 +49,9 @@ def bn_rule_direct(model: nn.Module, window: np.ndarray, target: int) -> np.ndar
                             * relevance[o, t]
         relevance = lower / max(np.abs(lower).max(), np.finfo(np.float64).tiny)
     return relevance
+
+
+def values(explanation) -> torch.Tensor:
+    """An :class:`~speechxai.Explanation`'s values as a tensor (its dtype and strides), for
+    the LRP tests that compare relevances with ``torch.testing``."""
+    return torch.from_numpy(explanation.values)

@@ -139,13 +139,14 @@ def test_an_extra_corpus_joins_every_training_fold(sample, tmp_path, monkeypatch
 
 
 def test_low_band_share_and_amplitude_correlation_measure_the_relevance(runs, monkeypatch):
+    from speechxai.attribution import Explanation
     from speechxai.features import audiomnist_spectrogram_axes
 
     low = torch.as_tensor(audiomnist_spectrogram_axes()[0] < study.LOW_BAND_HZ)
 
     def relevance_like(pattern):
         def stream(model, inputs, targets, **options):
-            return pattern(inputs)
+            return Explanation(values=pattern(inputs), data=inputs, method="lrp")
         return stream
 
     alexnet = runs["alexnet", "digit"][0]

@@ -84,7 +84,7 @@ def test_lrp_of_a_package_model_equals_its_relevance():
     model = AudioNet(10, width=0.25).eval()
     inputs = torch.randn(2, 1, 8000)
     explained = speechxai.explain(model, inputs, target=3, method="lrp")
-    np.testing.assert_allclose(explained.values, relevance(model, inputs, 3).double().numpy(),
+    np.testing.assert_allclose(explained.values, relevance(model, inputs, 3).values,
                                rtol=1e-6, atol=1e-9)
 
 

@@ -3,13 +3,16 @@ batch independence, no side effects on the model, and clear errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from oracles import values
 from torch import nn
 from zennit.rules import Epsilon, Gamma, Pass, ZBox
 
 from speechxai.attribution import (
     AttributionError,
+    Explanation,
     conservation_error,
     fast_relevance,
     lrp_composite,
@@ -80,7 +83,7 @@ def test_epsilon_and_zbox_rules_by_hand():
     expected = (hidden[:, :1] * torch.tensor([1.5, 1.5]) / (3.0 + STABILISER)
                 + hidden[:, 1:] * torch.tensor([3.0, 0.5]) / (3.5 + STABILISER))
     composite = lrp_composite(-1.0, 1.0, epsilon=0.5)
-    actual = relevance(model, x, torch.tensor([0, 1]), composite)
+    actual = values(relevance(model, x, torch.tensor([0, 1]), composite))
     torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -99,12 +102,15 @@ def test_gamma_rule_by_hand():
     # z^B on a 1x1 kernel w = 1 keeps each sample's relevance: z = x - l = [1.5, 1.25]
     z = torch.tensor([1.5, 1.25], dtype=torch.float64)
     expected = (middle * z / (z + STABILISER)).reshape(1, 1, 2)
-    torch.testing.assert_close(relevance(model, x, 0, lrp_composite(-1.0, 1.0)), expected,
+    torch.testing.assert_close(values(relevance(model, x, 0, lrp_composite(-1.0, 1.0))),
+                               expected,
                                rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(fast_relevance(model, x, 0, low=-1.0, high=1.0), expected,
+    torch.testing.assert_close(values(fast_relevance(model, x, 0, low=-1.0, high=1.0)),
+                               expected,
                                rtol=1e-12, atol=1e-12)  # the one-pass implementation too
     lrp0 = torch.tensor([1.0, -0.25]) / 0.75 * top  # what the plain LRP-0 rule would give
-    assert not torch.allclose(relevance(model, x, 0, lrp_composite(-1.0, 1.0)).flatten().float(),
+    assert not torch.allclose(values(relevance(model, x, 0, lrp_composite(-1.0, 1.0)))
+                              .flatten().float(),
                               lrp0.float(), rtol=1e-3)
 
 
@@ -122,16 +128,37 @@ def test_relevance_sums_to_the_output_without_biases(build, shape, scale):
     assert all(p.any() for n, p in model.named_parameters() if n.endswith("bias"))  # a copy
 
     outputs = unbiased(x)[[0, 1], target].detach()
-    sums = relevance(unbiased, x, target).sum(dim=tuple(range(1, x.ndim)))
+    sums = values(relevance(unbiased, x, target)).sum(dim=tuple(range(1, x.ndim)))
     torch.testing.assert_close(sums, outputs, rtol=1e-3, atol=0.0)
     assert conservation_error(unbiased, x, target) < 1e-3
 
     # with biases, relevance leaks into them: the measure must see it
-    leaked = relevance(model, x, target).sum(dim=tuple(range(1, x.ndim)))
+    leaked = values(relevance(model, x, target)).sum(dim=tuple(range(1, x.ndim)))
     biased_outputs = model(x)[[0, 1], target].detach()
     by_hand = ((leaked - biased_outputs).abs() / biased_outputs.abs()).mean().item()
     assert conservation_error(model, x, target) == pytest.approx(by_hand)
     assert by_hand > 1e-3
+
+
+def test_every_lrp_entry_returns_an_explanation_of_its_inputs_targets_and_logits():
+    model = tiny_audionet().eval()
+    torch.manual_seed(4)
+    x = torch.randn(3, 1, 8000, dtype=torch.float64)
+    targets = torch.tensor([2, 0, 9])
+    logits = model(x).detach()[[0, 1, 2], targets].double().numpy()
+    results = {"relevance": relevance(model, x, targets),
+               "fast_relevance": fast_relevance(model, x, targets),
+               "relevance_stream": relevance_stream(model, x, targets, batch_size=2,
+                                                    progress=False)}
+    for name, explained in results.items():
+        assert isinstance(explained, Explanation), name
+        assert explained.method == "lrp", name
+        assert explained.values.dtype == (np.float32 if name == "relevance_stream" else np.float64)
+        np.testing.assert_array_equal(explained.data, x.numpy())
+        np.testing.assert_array_equal(explained.targets, targets.numpy())
+        np.testing.assert_allclose(explained.outputs, logits, rtol=1e-5)
+    # one class for all inputs is repeated per input
+    np.testing.assert_array_equal(relevance(model, x, 4).targets, [4, 4, 4])
 
 
 def test_stream_matches_one_batch_and_does_not_depend_on_batch_size():
@@ -140,17 +167,22 @@ def test_stream_matches_one_batch_and_does_not_depend_on_batch_size():
     x = torch.randn(5, 1, 8000, dtype=torch.float64)
     x[3:] *= 3.0  # later batches span a wider range than the first
     targets = torch.tensor([0, 3, 9, 3, 1])
-    whole = relevance(model, x, targets, lrp_composite(x.min().item(), x.max().item()))
+    whole = values(relevance(model, x, targets,
+                             lrp_composite(x.min().item(), x.max().item())))
     for batch_size in (1, 2, 5):
-        streamed = relevance_stream(model, x, targets, batch_size=batch_size, progress=False)
+        streamed = values(relevance_stream(model, x, targets, batch_size=batch_size,
+                                           progress=False))
         assert streamed.dtype == torch.float32 and streamed.shape == x.shape
         torch.testing.assert_close(streamed, whole.float(), rtol=1.3e-6, atol=1e-12)
     # per-batch bounds would differ: the fixed bounds are what makes the stream consistent
-    per_batch = torch.cat([relevance(model, x[i:i + 2], targets[i:i + 2]) for i in (0, 2, 4)])
+    per_batch = torch.cat([values(relevance(model, x[i:i + 2], targets[i:i + 2]))
+                           for i in (0, 2, 4)])
     assert not torch.allclose(per_batch, whole, rtol=1e-3)
 
-    fixed = relevance_stream(model, x, 4, batch_size=2, progress=False, low=-20.0, high=20.0)
-    torch.testing.assert_close(fixed, relevance(model, x, 4, lrp_composite(-20.0, 20.0)).float())
+    fixed = values(relevance_stream(model, x, 4, batch_size=2, progress=False, low=-20.0,
+                                    high=20.0))
+    torch.testing.assert_close(
+        fixed, values(relevance(model, x, 4, lrp_composite(-20.0, 20.0))).float())
     with pytest.raises(AttributionError, match="outside the z\\^B bounds"):
         relevance_stream(model, x, 4, progress=False, low=-1.0, high=1.0)
 
@@ -170,10 +202,10 @@ def test_model_is_unchanged_afterwards():
     x = torch.randn(3, 1, 8000, dtype=torch.float64)
 
     with torch.no_grad():  # as in a notebook cell that forgot to enable gradients
-        first = relevance(model, x, 2)
-    assert not first.requires_grad  # no graph outlives the call
+        first = values(relevance(model, x, 2))
     model.eval()
-    torch.testing.assert_close(relevance(model, x, 2), first)  # dropout was off in train mode
+    # dropout was off in train mode
+    torch.testing.assert_close(values(relevance(model, x, 2)), first)
     model.train()
     with pytest.raises(AttributionError):
         relevance(model, x, 10)  # an error after the hooks are in place

@@ -95,7 +95,8 @@ def attributions() -> dict[str, object]:
     letter_window = torch.randn(wav2letter.layers[0].in_channels, 9)
     utterance = torch.cat([0.2 * torch.randn(400), 0.02 * torch.randn(400)])  # peak < 1
     return {
-        "lrp": [relevance(audionet, waveforms, 3), fast_relevance(audionet, waveforms, 3),
+        "lrp": [relevance(audionet, waveforms, 3).values,
+                fast_relevance(audionet, waveforms, 3).values,
                 attribute(deepspeech, windows, [(2, "a")], "lrp").values,
                 lrp_zennit(wav2letter, letter_window, "a"),
                 lrp_bn_rule(wav2letter, letter_window, "a")],

@@ -66,7 +66,8 @@ class Explanation:
     Attributes
     ----------
     values : numpy.ndarray
-        (N, ...) attribution of each explained output to each input feature.
+        (N, ...) attribution of each explained output to each input feature, of the method's
+        floating-point type (float32 methods give float32).
     data : numpy.ndarray
         (N, ...) the explained inputs, of the shape of ``values``.
     method : str
@@ -101,8 +102,7 @@ class Explanation:
     frames: np.ndarray | None = field(default=None)
 
     def __post_init__(self):
-        values = np.asarray(self.values, dtype=float)
-        data = np.asarray(self.data, dtype=float)
+        values, data = _floating(self.values), _floating(self.data)
         if values.ndim < 2:
             raise AttributionError(f"Explanation.values must be (N, ...) with at least one "
                                    f"feature axis, got shape {values.shape}")
@@ -257,6 +257,13 @@ class Explanation:
         data, values, sample_rate = self.waveform(index)
         return Audio(peak_normalized(audible_explanation(data, values, sign), 1.0),
                      rate=sample_rate, normalize=False)
+
+
+def _floating(array) -> np.ndarray:
+    """``array`` as a numpy array of its own floating-point type (float32 stays float32, so an
+    explanation holds a method's values bit for bit), other numbers as float64."""
+    array = np.asarray(array)
+    return array if array.dtype.kind == "f" else array.astype(float)
 
 
 def waveform_and_relevance(waveform, relevance=None, sample_rate=None

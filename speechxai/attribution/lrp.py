@@ -22,6 +22,7 @@ from zennit.composites import EpsilonGammaBox
 from zennit.core import Composite
 from zennit.rules import ZBox
 
+from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.errors import AttributionError, AudioError
 
@@ -164,9 +165,17 @@ def backpropagate(
     return output.detach().gather(1, target[:, None])[:, 0], relevances
 
 
+def lrp_explanation(inputs: torch.Tensor, target: Target, outputs: torch.Tensor,
+                    relevances: torch.Tensor) -> Explanation:
+    """The :class:`~speechxai.attribution.explanation.Explanation` (method ``"lrp"``) of
+    ``relevances`` of ``inputs`` for the class ``target``, whose logits are ``outputs``."""
+    return Explanation(values=relevances, data=inputs.detach(), method="lrp",
+                       targets=check_targets(target, len(inputs)), outputs=outputs)
+
+
 def relevance(
     model: nn.Module, inputs: torch.Tensor, target: Target, composite: Composite | None = None
-) -> torch.Tensor:
+) -> Explanation:
     """LRP relevance of the output logit ``target`` for each input.
 
     Parameters
@@ -183,11 +192,12 @@ def relevance(
 
     Returns
     -------
-    torch.Tensor
-        Relevances of the shape and dtype of ``inputs``, summing per input to the
-        explained output up to the stabilisers and the biases' share.
+    Explanation
+        ``values``: relevances of the shape and dtype of ``inputs``, summing per input to
+        the explained output (``outputs``) up to the stabilisers and the biases' share.
     """
-    return outputs_and_relevance(model, inputs, target, composite)[1]
+    return lrp_explanation(inputs, target, *outputs_and_relevance(model, inputs, target,
+                                                                  composite))
 
 
 def relevance_stream(
@@ -199,8 +209,8 @@ def relevance_stream(
     low: Bound | None = None,
     high: Bound | None = None,
     fast: bool = False,
-) -> torch.Tensor:
-    """:func:`relevance` of a whole data set in batches, as one float32 tensor.
+) -> Explanation:
+    """:func:`relevance` of a whole data set in batches, as one float32 explanation.
 
     One :func:`lrp_composite` serves every batch, with ``low``/``high`` defaulting to the
     minimum/maximum of all ``inputs``, so the result does not depend on ``batch_size``.
@@ -215,16 +225,20 @@ def relevance_stream(
     high = inputs.max().item() if high is None else high
     if (inputs < low).any() or (inputs > high).any():
         raise AttributionError(f"inputs fall outside the z^B bounds [{low}, {high}]")
-    from speechxai.attribution.lrp_onepass import fast_relevance  # it builds on this module
+    from speechxai.attribution.lrp_onepass import (  # it builds on this module
+        fast_outputs_and_relevance,
+    )
 
     composite = lrp_composite(low, high)
     result = torch.empty(inputs.shape, dtype=torch.float32)
+    outputs = torch.empty(len(inputs), dtype=torch.float32)
     for start in tqdm(range(0, len(inputs), batch_size), desc="LRP", disable=not progress):
         stop = start + batch_size
         batch, batch_targets = inputs[start:stop], targets[start:stop]
-        result[start:stop] = (fast_relevance(model, batch, batch_targets, low, high) if fast
-                              else relevance(model, batch, batch_targets, composite))
-    return result
+        outputs[start:stop], result[start:stop] = (
+            fast_outputs_and_relevance(model, batch, batch_targets, low, high) if fast
+            else outputs_and_relevance(model, batch, batch_targets, composite))
+    return lrp_explanation(inputs, targets, outputs, result)
 
 
 def without_biases(model: nn.Module) -> nn.Module:

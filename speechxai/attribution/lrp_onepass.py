@@ -15,7 +15,14 @@ import torch
 from torch import nn
 from zennit.core import expand
 
-from speechxai.attribution.lrp import Bound, Target, backpropagate, check_inputs
+from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.lrp import (
+    Bound,
+    Target,
+    backpropagate,
+    check_inputs,
+    lrp_explanation,
+)
 from speechxai.attribution.mutation import mutated
 from speechxai.errors import AttributionError
 
@@ -272,7 +279,7 @@ def fast_relevance(
     high: Bound | None = None,
     epsilon: float = 1e-6,
     gamma: float = 0.25,
-) -> torch.Tensor:
+) -> Explanation:
     """:func:`~speechxai.attribution.lrp.relevance` with ``lrp_composite(low, high, epsilon,
     gamma)`` (bounds by default
     ``inputs.min()``/``inputs.max()``, as there) in one forward and one backward pass: equal
@@ -300,9 +307,25 @@ def fast_relevance(
     inputs' shape and the targets; :class:`~speechxai.errors.AudioError` inputs that are not
     finite floating-point numbers.
     """
+    return lrp_explanation(inputs, target, *fast_outputs_and_relevance(
+        model, inputs, target, low, high, epsilon, gamma))
+
+
+def fast_outputs_and_relevance(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: Target,
+    low: Bound | None = None,
+    high: Bound | None = None,
+    epsilon: float = 1e-6,
+    gamma: float = 0.25,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`fast_relevance`'s explained outputs ``f_target(x)`` (N,) and relevances (shape of
+    ``inputs``) as tensors, as :func:`~speechxai.attribution.lrp.outputs_and_relevance`."""
     check_inputs(inputs)
     low = inputs.min().item() if low is None else low
     high = inputs.max().item() if high is None else high
-    return mutated("lrp", backpropagate(model, inputs, target,
-                                         lambda: _fast_rules(model, low, high, epsilon, gamma),
-                                         False)[1])
+    outputs, relevances = backpropagate(model, inputs, target,
+                                        lambda: _fast_rules(model, low, high, epsilon, gamma),
+                                        False)
+    return outputs, mutated("lrp", relevances)

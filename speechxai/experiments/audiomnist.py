@@ -379,8 +379,9 @@ def _true_class_relevance(trained: TrainedModel, signals: DigitSignals, n: int,
     """Model inputs of at most ``n`` seeded signals and the LRP relevance of their true
     class (the chapter's composite, fast path)."""
     _, inputs, labels = explained_inputs(trained, signals, n, seed)
-    return inputs, relevance_stream(trained.model, inputs, torch.as_tensor(labels),
-                                    progress=False, fast=True)
+    return inputs, torch.from_numpy(relevance_stream(trained.model, inputs,
+                                                     torch.as_tensor(labels), progress=False,
+                                                     fast=True).values)
 
 
 def low_band_share(trained: TrainedModel, signals: DigitSignals, n: int, seed: int = 0,
@@ -457,7 +458,7 @@ def flipping_study(
         raise ValueError("pixel-flipping runs on AudioNet's waveforms")
     _, inputs, labels = explained_inputs(trained, signals, n_inputs, seed)
     relevances = relevance_stream(trained.model, inputs, torch.as_tensor(labels),
-                                  progress=progress, fast=True).numpy()
+                                  progress=progress, fast=True).values
 
     def predict_batch(batch: np.ndarray) -> np.ndarray:
         return predict(trained.model, torch.from_numpy(batch)).numpy()
@@ -527,7 +528,7 @@ def parameter_randomization(trained: TrainedModel, signals: DigitSignals, n: int
     low, high = inputs.min().item(), inputs.max().item()
     methods = {
         "saliency": lambda model: input_gradient(model, inputs, targets).numpy(),
-        "lrp": lambda model: fast_relevance(model, inputs, targets, low, high).numpy(),
+        "lrp": lambda model: fast_relevance(model, inputs, targets, low, high).values,
         "shap": lambda model: gradient_shap(model, inputs, labels, background, shap_samples,
                                             seed),
     }
@@ -559,9 +560,9 @@ def study_items(trained: TrainedModel, signals: DigitSignals, n: int, seed: int 
     subset, inputs, digits = explained_inputs(trained, signals, n, seed)
     predictions = predict(trained.model, inputs)
     relevances = relevance_stream(trained.model, inputs, predictions, progress=progress,
-                                  fast=True)
+                                  fast=True).values
     return [
-        StudyItem(x[0].numpy(), r[0].numpy(), int(p), int(d))
+        StudyItem(x[0].numpy(), r[0], int(p), int(d))
         for x, r, p, d in zip(inputs, relevances, predictions, digits, strict=True)
     ]
 
