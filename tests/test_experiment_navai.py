@@ -170,7 +170,7 @@ def bn_rule_error(seed: int = 0, n_windows: int = 3) -> float:
         rf = receptive_field(model)
         windows = torch.randn(n_windows, 5, rf, generator=generator, dtype=torch.float64)
         letters = list("aks"[:n_windows])
-        relevance = lrp_bn_rule(model, windows, letters).numpy()
+        relevance = lrp_bn_rule(model, windows, letters).values
         for window, letter, result in zip(windows.numpy(), letters, relevance, strict=True):
             expected = bn_rule_direct(model, window, ALPHABET.index(letter))
             errors.append(float(np.abs(result - expected).max()))

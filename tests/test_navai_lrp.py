@@ -48,12 +48,13 @@ def test_bn_rule_matches_the_direct_computation(config, dtype):
     windows = torch.randn(3, 3, rf, dtype=dtype)  # negative and positive inputs
     letters = ["a", "k", "z"]
     relevance = lrp_bn_rule(model, windows, letters)
-    assert relevance.shape == windows.shape
-    for window, letter, result in zip(windows, letters, relevance, strict=True):
+    assert relevance.values.shape == windows.shape
+    assert relevance.values.dtype == windows.numpy().dtype
+    for window, letter, result in zip(windows, letters, relevance.values, strict=True):
         expected = bn_rule_direct(model, window.double().numpy(), ALPHABET.index(letter))
-        error = np.abs(result.double().numpy() - expected).max()
+        error = np.abs(result.astype(float) - expected).max()
         assert error < (1e-10 if dtype == torch.float64 else 1e-5), error
-        assert abs(np.abs(result.numpy()).max() - 1) < 1e-6  # rescaled at the input layer too
+        assert abs(np.abs(result).max() - 1) < 1e-6  # rescaled at the input layer too
 
 
 def test_bn_sign_matters_and_hooks_are_removed():
@@ -66,7 +67,7 @@ def test_bn_sign_matters_and_hooks_are_removed():
     model.layers[1] = nn.Identity()
     plain = lrp_bn_rule(model, window, "e")
     model.layers[1] = bn
-    assert not torch.allclose(relevance, plain)
+    assert not np.allclose(relevance.values, plain.values)
     assert torch.equal(model(window[None]).detach(), before)
     assert all(not module._forward_hooks and not module._forward_pre_hooks
                for module in model.modules())
@@ -76,11 +77,19 @@ def test_sensitivity_is_the_gradient_of_the_letter_logit():
     model = small_model(channels=(4, 4), kernels=(3, 3))
     window = torch.randn(3, receptive_field(model), dtype=torch.float64, requires_grad=True)
     model(window[None])[0, 0, ALPHABET.index("q")].backward()
-    assert torch.allclose(sensitivity(model, window.detach(), "q"), window.grad)
+    single = sensitivity(model, window.detach(), "q")
+    assert single.values.shape == (1, *window.shape)  # one explained output
+    np.testing.assert_allclose(single.values[0], window.grad.numpy())
+    assert single.method == "sensitivity" and single.output_names == ("'q'",)
+    np.testing.assert_allclose(single.outputs,
+                               model(window[None])[0, 0, ALPHABET.index("q")].item())
+    assert [axis.name for axis in single.axes] == ["mel band", "frame"]
     batch = torch.randn(4, 3, receptive_field(model), dtype=torch.float64)
     together = sensitivity(model, batch, ["a", "b", "c", "d"])
-    alone = torch.stack([sensitivity(model, w, c) for w, c in zip(batch, "abcd", strict=True)])
-    assert torch.allclose(together, alone)
+    alone = np.concatenate([sensitivity(model, w, c).values
+                            for w, c in zip(batch, "abcd", strict=True)])
+    np.testing.assert_allclose(together.values, alone)
+    np.testing.assert_array_equal(together.targets, [ALPHABET.index(c) for c in "abcd"])
 
 
 def test_lrp_zennit_merges_batchnorm_and_restores_the_model():
@@ -89,8 +98,8 @@ def test_lrp_zennit_merges_batchnorm_and_restores_the_model():
     state = {key: value.clone() for key, value in model.state_dict().items()}
     windows = torch.randn(2, 3, receptive_field(model), dtype=torch.float64)
     relevance = lrp_zennit(model, windows, ["s", "t"])
-    assert relevance.shape == windows.shape and torch.isfinite(relevance).all()
-    assert relevance.abs().sum() > 0
+    assert relevance.values.shape == windows.shape and np.isfinite(relevance.values).all()
+    assert np.abs(relevance.values).sum() > 0
     assert model.training
     assert all(torch.equal(state[key], value) for key, value in model.state_dict().items())
 

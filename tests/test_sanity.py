@@ -94,7 +94,8 @@ def test_navai_sensitivity_is_the_letters_gradient():
     letters = ["a", "b", "c", "a"]
     gradients = sensitivity(model, windows, letters)
     assert sensitivity_error(model, windows, letters, gradients) < 1e-3
-    assert sensitivity_error(model, windows, letters, -gradients) == pytest.approx(2.0, rel=1e-2)
+    assert sensitivity_error(model, windows, letters, -gradients.values) \
+        == pytest.approx(2.0, rel=1e-2)
 
 
 def two_word_utterance() -> tuple[torch.Tensor, list[tuple[int, int]]]:

@@ -103,9 +103,10 @@ def _targets(windows: torch.Tensor, letters: str | Sequence[str]) -> tuple[torch
 
 
 def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[str],
-              composite: Composite | None) -> torch.Tensor:
+              composite: Composite | None, method: str) -> Explanation:
     """Backward pass of the one-hot R(out) of each window's letter at its single output
-    frame, through ``composite`` (plain gradient if None); model in eval mode, restored."""
+    frame, through ``composite`` (plain gradient if None), as an explanation ``method`` of
+    the windows (one output per window, named by its letter); model in eval mode, restored."""
     targets, single = _targets(windows, letters)
     batch = windows[None] if single else windows
     training = model.training
@@ -123,31 +124,38 @@ def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[s
             (result,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
-    if composite is not None:
-        result = mutated("lrp", result)
-    return result[0] if single else result
+    result = mutated("lrp" if composite is not None else "navai", result)
+    bins, width = batch.shape[1:]
+    return Explanation(
+        values=result, data=batch.detach(), method=method, targets=targets,
+        outputs=output.detach()[:, 0].gather(1, targets[:, None])[:, 0],
+        axes=(Axis("mel band", "", np.arange(bins)), Axis("frame", "", np.arange(width))),
+        output_names=tuple(f"'{ALPHABET[t]}'" for t in targets.tolist()))
 
 
 def sensitivity(
     model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
-) -> torch.Tensor:
+) -> Explanation:
     """Gradient of the one-hot output R(out) (the letter's logit at the window's single output
     frame) with respect to the window (Krug & Stober 2018, Eq. 1).
 
-    ``window`` is (bins, rf) with one letter, or (K, bins, rf) with K letters; the result has
-    its shape.
+    ``window`` is (bins, rf) with one letter, or (K, bins, rf) with K letters; the result
+    explains K (or 1) outputs over the axes ``mel band`` and ``frame``.
     """
-    return mutated("navai", _backward(model, window, letter, None))
+    return _backward(model, window, letter, None, "sensitivity")
 
 
 def sensitivity_error(model: nn.Module, windows: torch.Tensor, letters: Sequence[str],
-                      sensitivities: torch.Tensor | np.ndarray, n_coordinates: int = 8,
-                      seed: int = 0) -> float:
+                      sensitivities: Explanation | torch.Tensor | np.ndarray,
+                      n_coordinates: int = 8, seed: int = 0) -> float:
     """:func:`~speechxai.attribution.sanity.finite_difference_error` of ``sensitivities``
-    (K, bins, rf) of ``windows`` for ``letters``: each against central differences of its
-    letter's logit, through a float64 copy of ``model`` in eval mode."""
+    (K, bins, rf; or their :func:`sensitivity` explanation) of ``windows`` for ``letters``:
+    each against central differences of its letter's logit, through a float64 copy of
+    ``model`` in eval mode."""
     exact = copy.deepcopy(model).double().eval()
     targets, _ = _targets(windows, letters)
+    if isinstance(sensitivities, Explanation):
+        sensitivities = sensitivities.values
 
     def outputs_of(n: int, variants: torch.Tensor) -> torch.Tensor:
         return exact(variants)[:, 0, targets[n]]
@@ -157,23 +165,23 @@ def sensitivity_error(model: nn.Module, windows: torch.Tensor, letters: Sequence
 
 def lrp_zennit(
     model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
-) -> torch.Tensor:
+) -> Explanation:
     """LRP of R(out) through zennit's ``EpsilonPlusFlat`` composite (flat rule on the first
     layer, z+ on the other convolutions) after ``SequentialMergeBatchNorm`` has merged each
     BatchNorm into the convolution before it: a standard alternative to
     :func:`lrp_bn_rule` (Krug & Stober 2018 start from the one-hot output as here).
     Shapes as in :func:`sensitivity`."""
     composite = EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()])
-    return _backward(model, window, letter, composite)
+    return _backward(model, window, letter, composite, "lrp (zennit EpsilonPlusFlat)")
 
 
 def lrp_bn_rule(
     model: nn.Module, window: torch.Tensor, letter: str | Sequence[str]
-) -> torch.Tensor:
+) -> Explanation:
     """LRP of R(out) with Krug & Stober's (2018) adapted rule
     (:class:`~speechxai.attribution.rules.BatchNormSignRule`) on every convolution; the
     result has max |value| 1 per window. Shapes as in :func:`sensitivity`."""
-    return _backward(model, window, letter, bn_rule_composite(model))
+    return _backward(model, window, letter, bn_rule_composite(model), "lrp (BatchNorm sign rule)")
 
 
 def align(windows: np.ndarray, attributions: np.ndarray | None, position: str = "max"

@@ -324,8 +324,8 @@ def alignment_controls(model: nn.Module, items: Sequence, min_windows: int = 3,
     alignment of :data:`ALIGNED`, its specificity against each null."""
     windows = analysis_windows(model, items)
     grid = navai_grid(windows.windows.numpy(), windows.letters,
-                      lrp_bn_rule(model, windows.windows, windows.letters).numpy(),
-                      sensitivity(model, windows.windows, windows.letters).numpy(), min_windows)
+                      lrp_bn_rule(model, windows.windows, windows.letters).values,
+                      sensitivity(model, windows.windows, windows.letters).values, min_windows)
     return grid_controls(windows.windows.numpy(), grid, seed)
 
 
