@@ -91,8 +91,9 @@ def test_lrp_is_the_own_window_slice_of_deepspeech_lrp(model, windows):
     explanation = attribute(model, windows, TARGETS, "lrp", epsilon=1e-3)
     for n, (frame, character) in enumerate(zip(explanation.frames, explanation.targets,
                                                strict=True)):
-        expected = deepspeech_lrp(model, windows, int(frame), int(character), 1e-3)[frame]
-        np.testing.assert_allclose(explanation.values[n], expected.numpy(), rtol=1e-12)
+        expected = deepspeech_lrp(model, windows, int(frame), int(character), 1e-3)
+        np.testing.assert_allclose(explanation.values[n], expected.values[0, frame], rtol=1e-12)
+        assert explanation.outputs[n] == pytest.approx(expected.outputs[0], rel=1e-12)
 
 
 def test_shap_is_locally_accurate_against_the_background(model, windows):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from oracles import values
 from torch import nn
 from zennit.attribution import Gradient
 from zennit.composites import EpsilonPlus
@@ -32,6 +33,11 @@ def tiny_model(seed: int = 0, hidden: int = HIDDEN) -> DeepSpeech:
     return DeepSpeech(hidden=hidden).double()
 
 
+def relevance_of(*arguments, **options) -> torch.Tensor:
+    """:func:`deepspeech_lrp`'s (T, 19, 26) relevance as a tensor."""
+    return values(deepspeech_lrp(*arguments, **options))[0]
+
+
 def mfcc_like(seed: int = 0, frames: int = FRAMES) -> torch.Tensor:
     """Random windows of the magnitude of MFCCs (coefficients of a few units, up to ~20)."""
     return 5 * torch.randn(frames, 19, 26, dtype=torch.float64,
@@ -43,7 +49,7 @@ def relative_errors(model: DeepSpeech, windows: torch.Tensor, epsilon: float) ->
     logits = model(windows).detach()
     errors = []
     for frame, character in enumerate(logits.argmax(1).tolist()):
-        total = deepspeech_lrp(model, windows, frame, character, epsilon).sum()
+        total = relevance_of(model, windows, frame, character, epsilon).sum()
         errors.append(abs(total / logits[frame, character] - 1))
     return torch.stack(errors)
 
@@ -56,7 +62,7 @@ def test_relevance_is_conserved_on_a_bias_free_model_up_to_the_stabiliser():
     logits = model(windows).detach()
     for frame in range(FRAMES):
         for character in range(29):
-            relevance = deepspeech_lrp(model, windows, frame, character, epsilon=1e-12)
+            relevance = relevance_of(model, windows, frame, character, epsilon=1e-12)
             assert relevance.sum().item() == pytest.approx(logits[frame, character].item(),
                                                            rel=1e-6)
     # the error is linear in epsilon: all of it is the stabiliser's share
@@ -118,7 +124,7 @@ def test_with_the_lstm_reduced_to_a_dense_layer_it_is_zennits_epsilon_rule():
         start[frame, character] = 1.0
         with Gradient(feedforward, EpsilonPlus(epsilon=1e-4)) as attributor:
             _, expected = attributor(windows, attr_output=lambda output, s=start: s * output)
-        actual = deepspeech_lrp(model, windows, frame, character, epsilon=1e-4)
+        actual = relevance_of(model, windows, frame, character, epsilon=1e-4)
         torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-13)
 
 
@@ -183,12 +189,18 @@ def test_lstm_relevance_conserves_on_a_bias_free_lstm_over_a_batch():
 
 def test_relevance_is_causal_and_reaches_the_past():
     model, windows = tiny_model(), mfcc_like()
-    relevance = deepspeech_lrp(model, windows, 3, "e")
+    explained = deepspeech_lrp(model, windows, 3, "e")
+    assert explained.method == "lrp" and explained.output_names == ("'e' at frame 3",)
+    assert explained.frames.tolist() == [3] and explained.targets.tolist() == [5]
+    assert explained.outputs[0] == pytest.approx(model(windows)[3, 5].item(), rel=1e-12)
+    assert [axis.name for axis in explained.axes] == ["window", "frame", "MFCC"]
+    np.testing.assert_array_equal(explained.data[0], windows.numpy())
+    relevance = values(explained)[0]
     assert relevance.shape == windows.shape and relevance.dtype == windows.dtype
     assert (relevance[4:] == 0).all()
     assert (relevance[:3].abs().flatten(1).sum(1) > 0).all()
     for frame, character in ((3, 5), (np.int64(3), torch.tensor(5))):  # "e" is class 5
-        torch.testing.assert_close(relevance, deepspeech_lrp(model, windows, frame, character))
+        torch.testing.assert_close(relevance, relevance_of(model, windows, frame, character))
 
 
 def test_lrp_leaves_the_model_as_it_was():

@@ -17,27 +17,23 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from speechxai.attribution.explanation import Axis, Explanation
+from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.lstm_lrp import (
+    WINDOW_AXES,
     _character_index,
     _check_windows,
     as_index,
-    deepspeech_lrp,
+    deepspeech_relevance,
+    output_name,
 )
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.sanity import finite_difference_error
-from speechxai.ctc import ALPHABET, BLANK
+from speechxai.ctc import ALPHABET
 from speechxai.errors import AttributionError, AudioError
-from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
 
 METHODS = ("saliency", "lrp", "shap")
 N_FEATURES = WINDOW[0] * WINDOW[1]
-WINDOW_AXES = (Axis("frame", "relative to the explained frame",
-                    np.arange(-MFCC_CONTEXT, MFCC_CONTEXT + 1)),
-               Axis("MFCC", "coefficient", np.arange(WINDOW[1])))
-"""The axes of a DeepSpeech MFCC window: relative frame -9 .. 9 (0: the explained frame)
-and MFCC 0 .. 25."""
 """F = 19 * 26 = 494 features of one window."""
 SHAP_MAX_EVALS = 2 * N_FEATURES + 1
 """Default model evaluations of the SHAP permutation explainer: one permutation, forward
@@ -89,7 +85,11 @@ def _saliency(model, windows, frames, targets, output="probability"):
 
 
 def _lrp(model, windows, frames, targets, epsilon=1e-4):
-    values = torch.stack([deepspeech_lrp(model, windows, frame, target, epsilon)[frame]
+    def own_window(frame: int, target: int) -> torch.Tensor:
+        *_, relevance = deepspeech_relevance(model, windows, frame, target, epsilon)
+        return relevance[frame]
+
+    values = torch.stack([own_window(frame, target)
                           for frame, target in zip(frames.tolist(), targets.tolist(), strict=True)])
     with torch.no_grad():
         outputs = model(windows)[frames, targets]
@@ -231,12 +231,6 @@ def attribute(
         axes=WINDOW_AXES, output_names=tuple(output_name(f, t) for f, t in zip(frames, targets,
                                                                                strict=True)),
     )
-
-
-def output_name(frame: int, target: int) -> str:
-    """``'a' at frame 12``: one output of the recogniser (the CTC blank as ``blank``)."""
-    character = "blank" if target == BLANK else repr(ALPHABET[target])
-    return f"{character} at frame {frame}"
 
 
 def saliency_error(model: DeepSpeech, windows: torch.Tensor, explanation: Explanation,

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import operator
 
+import numpy as np
 import torch
 from torch import nn
 from zennit.composites import LayerMapComposite
@@ -23,10 +24,24 @@ from zennit.core import Stabilizer
 from zennit.rules import Epsilon, Pass
 from zennit.types import Activation
 
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
-from speechxai.ctc import ALPHABET, N_CLASSES
+from speechxai.ctc import ALPHABET, BLANK, N_CLASSES
 from speechxai.errors import AttributionError, AudioError
+from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech, ExplicitLSTM, LSTMTrace
+
+WINDOW_AXES = (Axis("frame", "relative to the explained frame",
+                    np.arange(-MFCC_CONTEXT, MFCC_CONTEXT + 1)),
+               Axis("MFCC", "coefficient", np.arange(WINDOW[1])))
+"""The axes of a DeepSpeech MFCC window: relative frame -9 .. 9 (0: the explained frame)
+and MFCC 0 .. 25."""
+
+
+def output_name(frame: int, target: int) -> str:
+    """``'a' at frame 12``: one output of the recogniser (the CTC blank as ``blank``)."""
+    character = "blank" if target == BLANK else repr(ALPHABET[target])
+    return f"{character} at frame {frame}"
 
 
 def _epsilon_composite(epsilon: float) -> LayerMapComposite:
@@ -224,7 +239,7 @@ def deepspeech_lrp(
     frame: int,
     character: int | str,
     epsilon: float = 1e-4,
-) -> torch.Tensor:
+) -> Explanation:
     """Epsilon-LRP of DeepSpeech's logit for ``character`` at ``frame`` (Markert et al. 2021).
 
     The relevance starts as the explained logit (Markert et al., Eq. 1) and flows back by
@@ -249,11 +264,27 @@ def deepspeech_lrp(
 
     Returns
     -------
-    torch.Tensor
-        (T, 19, 26) relevance: zero after ``frame`` (the LSTM is causal; ``frame``'s own
-        window still holds 9 later MFCC frames). On a model with zero biases it sums to the
-        explained logit up to the stabiliser; biases keep their share otherwise.
+    Explanation
+        One output (the logit, ``frames`` = [frame]) over the axes ``window`` (the window of
+        frame 0 .. T-1) x :data:`WINDOW_AXES`: values the (1, T, 19, 26) relevance, zero after
+        ``frame`` (the LSTM is causal; ``frame``'s own window still holds 9 later MFCC
+        frames). On a model with zero biases it sums to the explained logit up to the
+        stabiliser; biases keep their share otherwise.
     """
+    frame, character, output, relevance = deepspeech_relevance(model, windows, frame,
+                                                               character, epsilon)
+    return Explanation(
+        values=relevance[None], data=windows.detach()[None], method="lrp", targets=[character],
+        outputs=[output], frames=[frame],
+        axes=(Axis("window", "of frame", np.arange(len(windows))), *WINDOW_AXES),
+        output_names=(output_name(frame, character),))
+
+
+def deepspeech_relevance(model: DeepSpeech, windows: torch.Tensor, frame: int,
+                         character: int | str, epsilon: float = 1e-4
+                         ) -> tuple[int, int, float, torch.Tensor]:
+    """:func:`deepspeech_lrp` as tensors: the frame and class explained, their logit and the
+    (T, 19, 26) relevance."""
     _refuse_torch_rnns(model)
     if not isinstance(model, DeepSpeech):
         raise AttributionError(f"model must be a speechxai.models.DeepSpeech, got "
@@ -283,4 +314,4 @@ def deepspeech_lrp(
         (r_windows,) = torch.autograd.grad(inputs, windows_seen, grad_outputs=relevance)
     result = torch.zeros_like(windows)
     result[: frame + 1] = mutated("lrp", r_windows)
-    return result
+    return frame, character, float(output.detach()), result

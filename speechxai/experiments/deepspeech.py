@@ -532,7 +532,7 @@ def lrp_conservation(model: DeepSpeech, windows: torch.Tensor,
         logits = bias_free(windows)
     errors = []
     for frame, character in targets:
-        total = float(deepspeech_lrp(bias_free, windows, frame, character).sum())
+        total = float(deepspeech_lrp(bias_free, windows, frame, character).values.sum())
         output = float(logits[frame, character])
         errors.append(abs(total - output) / max(abs(output), 1e-12))
     return float(np.mean(errors))
