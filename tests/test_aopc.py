@@ -3,6 +3,7 @@ top-1 plausibility on synthetic classifiers with hand-computable answers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -115,7 +116,7 @@ def test_a_misleading_explanation_loses_to_random():
     _, boundaries = utterance(5)
     model = energy_classifier(boundaries[1])
     items, importances = items_and_importances(model, [1, 1, 1, 1])
-    reversed_ = [type(i)(i.words, i.slots, i.targets, -i.scores) for i in importances]
+    reversed_ = [replace(i, values=-i.scores) for i in importances]
     table = aopc_table(model, items, reversed_, ["label"], progress=False)
     row = table.loc["label"]
     assert row.comprehensiveness < row.comprehensiveness_random

@@ -182,3 +182,22 @@ def test_figure_leaves_blank_frames_unlabelled():
     bottom = [ax for ax in figure.axes if ax.get_title()][-1]
     assert [label.get_text() for label in bottom.get_xticklabels()] == ["a", "b"]
     assert list(bottom.get_xticks()) == [0, 2]
+
+
+def test_attribution_profiles_take_each_utterances_explanation():
+    from speechxai.display import plot_attribution_profiles
+    from speechxai.experiments.deepspeech import magnitude_profile
+
+    rng = np.random.default_rng(4)
+    benign = [explanation(rng.normal(size=(3, 19, 26)), [0, 1, 2], [1, 2, 3]) for _ in range(2)]
+    adversarial = [explanation(10 * rng.normal(size=(3, 19, 26)), [0, 1, 2], [1, 2, 3])]
+    figure = plot_attribution_profiles(benign, adversarial)
+    left = figure.axes[0]
+    mean_rows = np.mean([magnitude_profile(e.values) for e in benign], axis=0)
+    np.testing.assert_allclose(left.lines[0].get_ydata(), mean_rows[:26])
+    np.testing.assert_allclose(left.lines[1].get_ydata(),
+                               magnitude_profile(adversarial[0].values)[:26])
+    by_rows = plot_attribution_profiles([magnitude_profile(e.values) for e in benign],
+                                        [magnitude_profile(adversarial[0].values)])
+    np.testing.assert_allclose(by_rows.axes[1].lines[0].get_ydata(),
+                               figure.axes[1].lines[0].get_ydata())

@@ -221,7 +221,8 @@ def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
     page = (smoke_build / "html" / "book" / "api.html").read_text()
     for documented in ("speechxai.attribution.explain.explain",
                        "speechxai.attribution.explanation.Explanation.plot",
-                       "speechxai.attribution.lstm_lrp.torch_lstm_rule"):
+                       "speechxai.attribution.lstm_lrp.torch_lstm_rule",
+                       "speechxai.attribution.occlusion.WordImportance"):
         assert f'id="{documented}"' in page, documented
     assert "KeywordSpotter" in page and "signal-take-all" in page
     assert 'class="problematic"' not in page  # docstring markup Sphinx could not read

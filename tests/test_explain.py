@@ -1,6 +1,7 @@
 """speechxai.explain and speechxai.Explanation: each method against its definition, LRP
 through a user's nn.LSTM against the signal-take-all rule, and clear errors."""
 
+import dataclasses
 import runpy
 from pathlib import Path
 
@@ -271,69 +272,80 @@ def test_the_example_explains_a_user_model_with_an_lstm(tmp_path, monkeypatch, c
     assert "LRP through the LSTM" in capsys.readouterr().out
 
 
-def test_word_paralinguistic_and_navai_results_become_explanations():
+def plain(explanation: Explanation) -> Explanation:
+    """The base-class Explanation of ``explanation``'s fields (what pooling code may hold)."""
+    return Explanation(**{f.name: getattr(explanation, f.name)
+                          for f in dataclasses.fields(Explanation)})
+
+
+def test_word_paralinguistic_and_navai_results_are_explanations():
     from speechxai.attribution.navai import navai
     from speechxai.attribution.occlusion import WordImportance
     from speechxai.attribution.paralinguistic import ParalinguisticImportance
 
-    words = WordImportance(("turn", "on", "lights"), ("action", "object"),
-                           {"action": 1, "object": 4}, np.array([[0.6, 0.1, 0.0],
-                                                                 [0.0, -0.2, 0.7]]))
-    explained = words.explanation()
-    assert explained.output_names == ("action=1", "object=4")
-    assert explained.axes[0].coords.tolist() == ["turn", "on", "lights"]
-    np.testing.assert_array_equal(explained.values, words.scores)
-    assert [t.get_text() for t in explained.plot(1).axes[0].get_xticklabels()] == [
+    words = WordImportance.of(("turn", "on", "lights"), {"action": 1, "object": 4},
+                              np.array([[0.6, 0.1, 0.0], [0.0, -0.2, 0.7]]))
+    assert isinstance(words, Explanation)
+    assert words.output_names == ("action=1", "object=4") and words.targets.tolist() == [1, 4]
+    assert words.axes[0].coords.tolist() == ["turn", "on", "lights"]
+    np.testing.assert_array_equal(words.values, words.scores)
+    assert np.isnan(words.data).all()  # a word is removed, not scaled
+    assert [t.get_text() for t in words.plot(1).axes[0].get_xticklabels()] == [
         "turn", "on", "lights"]
+    assert words[1].slots == ("object",) and words[1].top_word("object") == 2
 
-    paralinguistic = ParalinguisticImportance(
+    paralinguistic = ParalinguisticImportance.of(
         {"label": 0}, {"label": 0.9}, (("pitch_up", 2.0), ("noise", 10.0)),
         {"label": np.array([0.3, -0.1])})
-    explained = paralinguistic.explanation()
-    assert explained.axes[0].coords.tolist() == ["pitch_up 2", "noise 10"]
-    assert explained.outputs.tolist() == [0.9] and explained.values.tolist() == [[0.3, -0.1]]
+    assert isinstance(paralinguistic, Explanation)
+    assert paralinguistic.axes[0].coords.tolist() == ["pitch_up 2", "noise 10"]
+    assert paralinguistic.outputs.tolist() == [0.9]
+    assert paralinguistic.values.tolist() == [[0.3, -0.1]]
 
     rng = np.random.default_rng(0)
     windows = rng.standard_normal((12, 4, 7))
     maps = navai(windows, list("abcabcabcabc"))
-    explained = maps.explanation(np.array([100.0, 200.0, 300.0, 400.0]))
-    assert explained.values.shape == (3, 4, 7) and explained.output_names[0] == "'a' (4 windows)"
-    assert explained.axes[1].coords.tolist() == [-3, -2, -1, 0, 1, 2, 3]
-    assert explained.plot(2).axes[0].get_ylabel() == "frequency (Hz)"
+    assert isinstance(maps, Explanation)
+    assert maps.values.shape == (3, 4, 7) and maps.output_names[0] == "'a' (4 windows)"
+    assert maps.axes[1].coords.tolist() == [-3, -2, -1, 0, 1, 2, 3]
+    assert maps[2].letters == ["c"] and maps[2].counts.tolist() == [4]
+    in_hz = maps.with_frequencies(np.array([100.0, 200.0, 300.0, 400.0]))
+    assert in_hz.plot(2).axes[0].get_ylabel() == "frequency (Hz)"
+    np.testing.assert_array_equal(in_hz.maps, maps.maps)
 
 
-def test_the_word_level_figures_take_the_explanations_of_their_results():
+def test_the_word_level_figures_take_any_explanation_of_their_method():
     from speechxai.attribution.occlusion import WordImportance
     from speechxai.attribution.paralinguistic import ParalinguisticImportance
     from speechxai.display import plot_paralinguistic_levels, plot_word_importance
 
-    words = WordImportance(("one", "two", "one"), ("action", "object"),
-                           {"action": 1, "object": 4}, np.array([[0.6, 0.1, 0.0],
-                                                                 [0.0, -0.2, 0.7]]))
-    again = WordImportance.from_explanation(words.explanation())
-    assert again.slots == words.slots and again.targets == words.targets
+    words = WordImportance.of(("one", "two", "one"), {"action": 1, "object": 4},
+                              np.array([[0.6, 0.1, 0.0], [0.0, -0.2, 0.7]]))
+    again = WordImportance.from_explanation(plain(words))
+    assert again.slots == words.slots and again.slot_targets == words.slot_targets
     assert again.words == ("one", "two", "one (3)")  # a repeated word keeps its label
     np.testing.assert_array_equal(again.scores, words.scores)
     waveform, spans = np.zeros(3000, dtype=np.float32), [(0, 1000), (1000, 2000), (2000, 3000)]
     by_result = plot_word_importance(waveform, 8000, spans, words)
-    by_explanation = plot_word_importance(waveform, 8000, spans, words.explanation())
+    by_explanation = plot_word_importance(waveform, 8000, spans, plain(words))
     titles = [[ax.get_title(loc="left") for ax in f.axes[:2]] for f in (by_result, by_explanation)]
     assert titles[0] == titles[1] and titles[0][1].startswith("object = 4")
 
-    paralinguistic = ParalinguisticImportance(
+    paralinguistic = ParalinguisticImportance.of(
         {"label": 0, "sex": 1}, {"label": 0.9, "sex": 0.6},
         (("pitch_up", 2.0), ("stretch_down", 0.55), ("noise", 10.0)),
         {"label": np.array([0.3, -0.1, 0.2]), "sex": np.array([0.0, 0.1, -0.4])})
-    again = ParalinguisticImportance.from_explanation(paralinguistic.explanation())
-    assert again.variants == paralinguistic.variants and again.targets == paralinguistic.targets
+    again = ParalinguisticImportance.from_explanation(plain(paralinguistic))
+    assert again.variants == paralinguistic.variants
+    assert again.slot_targets == paralinguistic.slot_targets
     assert again.probabilities == pytest.approx(paralinguistic.probabilities)
     for slot in ("label", "sex"):
         np.testing.assert_array_equal(again.differences[slot], paralinguistic.differences[slot])
         pd.testing.assert_frame_equal(again.levels_table("pitch"),
                                       paralinguistic.levels_table("pitch"))
-    figure = plot_paralinguistic_levels(paralinguistic.explanation())
+    figure = plot_paralinguistic_levels(plain(paralinguistic))
     assert [ax.get_title() for ax in figure.axes[:3]] == ["pitch", "stretch", "noise"]
     with pytest.raises(AttributionError, match="not a paralinguistic explanation"):
-        ParalinguisticImportance.from_explanation(words.explanation())
+        ParalinguisticImportance.from_explanation(words)
     with pytest.raises(AttributionError, match="not a leave-one-word-out explanation"):
-        WordImportance.from_explanation(paralinguistic.explanation())
+        WordImportance.from_explanation(paralinguistic)

@@ -166,8 +166,8 @@ def _maps(columns: dict[str, int], rf: int = 21, bins: int = 4, width: int = 1):
         start = rf // 2 + offset - width // 2
         maps[k, :, start : start + width] = 1.0
     letters = list(columns)
-    return LetterMaps(letters, maps, maps, np.ones(len(letters), dtype=int),
-                      np.zeros(len(letters), dtype=int), letters)
+    return LetterMaps.of(letters, maps, maps, np.ones(len(letters), dtype=int),
+                         np.zeros(len(letters), dtype=int), letters)
 
 
 def test_temporal_spread_is_the_distance_of_the_maps_from_the_centre():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from speechxai.attribution import Explanation
 from speechxai.attribution.occlusion import (
     MASKINGS,
     NOISE_LEVEL_DB,
@@ -61,7 +62,8 @@ def test_the_word_covering_the_span_is_the_only_relevant_one():
     result = word_importance(model, waveform, RATE, boundaries)
     p_full = torch.sigmoid(torch.tensor(100 * (0.125 - 0.01))).item()
     p_masked = torch.sigmoid(torch.tensor(-1.0)).item()
-    assert result.slots == ("label",) and result.targets == {"label": 1}
+    assert result.slots == ("label",) and result.slot_targets == {"label": 1}
+    assert isinstance(result, Explanation) and result.method == "leave one word out"
     assert result.scores.shape == (1, 5)
     np.testing.assert_allclose(result.scores[0], [0, 0, p_full - p_masked, 0, 0], atol=1e-3)
     assert result.top_word("label") == 2
@@ -83,7 +85,7 @@ def test_target_class_zero_mirrors_class_one():
     model = energy_classifier(boundaries[1])
     one = word_importance(model, waveform, RATE, boundaries)
     zero = word_importance(model, waveform, RATE, boundaries, targets={"label": 0})
-    assert zero.targets == {"label": 0}
+    assert zero.slot_targets == {"label": 0}
     np.testing.assert_allclose(zero.scores, -one.scores, atol=1e-6)
     assert zero.top_word("label") != 1
 
@@ -95,7 +97,7 @@ def test_batched_and_one_at_a_time_give_identical_scores():
     slow = word_importance(single, waveform, RATE, boundaries, masking="pink", batched=False)
     assert batched.calls == [6] and single.calls == [1] * 6
     np.testing.assert_array_equal(fast.scores, slow.scores)
-    assert fast.targets == slow.targets
+    assert fast.slot_targets == slow.slot_targets
 
 
 def test_multi_slot_table_and_repeated_words():
@@ -197,4 +199,4 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="1-D"):
         word_importance(model, waveform[None], RATE, boundaries)
     with pytest.raises(ValueError, match="shape"):
-        WordImportance(("a", "b"), ("label",), {"label": 0}, np.zeros((1, 3)))
+        WordImportance.of(("a", "b"), {"label": 0}, np.zeros((1, 3)))

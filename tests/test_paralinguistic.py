@@ -172,7 +172,7 @@ def test_importance_of_a_pitch_and_a_length_classifier():
     explanation = paralinguistic_importance(classifier(calls), tone(300.0), RATE)
     n_variants = sum(map(len, FAMILIES.values()))
     assert calls == [1 + n_variants]
-    assert explanation.targets == {"pitch": 1, "length": 1}
+    assert explanation.slot_targets == {"pitch": 1, "length": 1}
     table = explanation.table()
     pitch, length = table.loc["pitch"], table.loc["length"]
     assert pitch["probability"] == pytest.approx(1 / (1 + math.exp(-2)), abs=0.01)
@@ -190,8 +190,9 @@ def test_batched_equals_sequential():
                                            batched=False)
     n_variants = sum(map(len, FAMILIES.values()))
     assert calls == [1 + n_variants] + [1] * (1 + n_variants)
-    assert batched.variants == sequential.variants and batched.targets == sequential.targets
-    for slot in batched.targets:
+    assert batched.variants == sequential.variants
+    assert batched.slot_targets == sequential.slot_targets
+    for slot in batched.slot_targets:
         assert np.allclose(batched.differences[slot], sequential.differences[slot], atol=1e-5)
 
 

@@ -3,6 +3,8 @@ SHAP - near zero for the methods as defined, about one for zeros, noise or a wro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,13 +124,12 @@ def test_leave_one_out_and_paralinguistic_scores_are_the_drops_they_define():
     words = word_importance(energy_classifier, waveform, 8000, boundaries)
     assert abs(words.scores).max() > 0.05
     assert leave_one_out_error(energy_classifier, waveform, 8000, boundaries, words) < 1e-6
-    zeroed = type(words)(words.words, words.slots, words.targets, 0 * words.scores)
+    zeroed = replace(words, values=0 * words.scores)
     assert leave_one_out_error(energy_classifier, waveform, 8000, boundaries, zeroed) == 1.0
 
     perturbed = paralinguistic_importance(energy_classifier, waveform, 8000, seed=3)
     assert paralinguistic_error(energy_classifier, waveform, 8000, perturbed, seed=3) < 1e-5
-    flipped = type(perturbed)(perturbed.targets, perturbed.probabilities, perturbed.variants,
-                              {s: -d for s, d in perturbed.differences.items()})
+    flipped = replace(perturbed, values=-perturbed.values)
     assert paralinguistic_error(energy_classifier, waveform, 8000, flipped, seed=3) \
         == pytest.approx(2.0)
 

@@ -4,6 +4,7 @@ hand-made explanations whose right picture is known."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -59,7 +60,7 @@ def waveform(seconds: float = 1.4) -> np.ndarray:
 
 
 def explanation(scores: np.ndarray = SCORES, words=WORDS) -> WordImportance:
-    return WordImportance(tuple(words), SLOTS, dict(TARGETS), scores)
+    return WordImportance.of(tuple(words), dict(TARGETS), scores)
 
 
 def redness(patch) -> float:
@@ -122,9 +123,9 @@ def synthetic_paralinguistic() -> ParalinguisticImportance:
                 ("stretch_up", 1.2), ("reverb", 3.0), ("reverb", 7.0), ("noise", 10.0),
                 ("noise", 0.1))
     rng = np.random.default_rng(3)
-    return ParalinguisticImportance(
-        targets=dict(TARGETS), probabilities={slot: 0.9 for slot in SLOTS}, variants=variants,
-        differences={slot: rng.uniform(-0.3, 0.8, len(variants)) for slot in SLOTS})
+    return ParalinguisticImportance.of(
+        dict(TARGETS), {slot: 0.9 for slot in SLOTS}, variants,
+        {slot: rng.uniform(-0.3, 0.8, len(variants)) for slot in SLOTS})
 
 
 def heatmaps(figure):
@@ -172,10 +173,10 @@ def test_paralinguistic_levels_of_a_real_explanation_with_two_families():
 
 def test_average_word_importance_by_predicted_class():
     first = explanation()
-    second = WordImportance(("UP,", "the", "kitchen", "?"), SLOTS, dict(TARGETS),
-                            np.array([[0.40, 0.0, 0.1, 0.3], [0.0, 0.1, 0.1, 0.3],
-                                      [0.0, 0.0, 0.8, 0.3]]))
-    other = WordImportance(("up",), ("action",), {"action": 2}, np.array([[-0.2]]))
+    second = WordImportance.of(("UP,", "the", "kitchen", "?"), dict(TARGETS),
+                               np.array([[0.40, 0.0, 0.1, 0.3], [0.0, 0.1, 0.1, 0.3],
+                                         [0.0, 0.0, 0.8, 0.3]]))
+    other = WordImportance.of(("up",), {"action": 2}, np.array([[-0.2]]))
     table = average_word_importance([first, second, other], CLASSES)
     assert list(table.columns) == ["slot", "predicted_class", "word", "importance", "count"]
     assert normalized_word("UP,") == "up" and "?" not in set(table["word"])
@@ -246,13 +247,11 @@ def test_aopc_bars_match_the_table_and_mark_the_paper():
 
 def test_average_paralinguistic_is_the_mean_table_over_utterances():
     first = synthetic_paralinguistic()
-    second = ParalinguisticImportance(
-        first.targets, first.probabilities, first.variants,
-        {slot: 3 * differences for slot, differences in first.differences.items()})
+    second = replace(first, values=3 * first.values)
     average = average_paralinguistic([first, second])
     expected = 2 * first.table().drop(columns=["target", "probability"])
     pd.testing.assert_frame_equal(average, expected.astype(float))
-    assert list(average.index) == list(first.targets)
+    assert list(average.index) == list(first.slot_targets)
     with pytest.raises(ValueError, match="empty"):
         average_paralinguistic([])
 

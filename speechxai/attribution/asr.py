@@ -223,7 +223,7 @@ def attribute(
     _check_windows(windows, model)
     frames, targets = _pairs(target, len(windows))
     values, outputs, base_values = _METHODS[method](model, windows, frames, targets, **kwargs)
-    if method != "lrp":  # LRP's own hook sits in deepspeech_lrp
+    if method != "lrp":  # LRP's own hook sits in deepspeech_relevance
         values = mutated(method, values)
     return Explanation(
         values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),

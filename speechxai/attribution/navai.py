@@ -18,6 +18,7 @@ import copy
 import string
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -228,28 +229,52 @@ def shift_windows(windows: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return np.where(inside[:, None, :], taken, 0.0)
 
 
-class LetterMaps(NamedTuple):
-    """NAvAI's per-letter maps for one alignment."""
+@dataclass(frozen=True, eq=False)
+class LetterMaps(Explanation):
+    """NAvAI's per-letter maps for one alignment: an
+    :class:`~speechxai.attribution.explanation.Explanation` with one output per letter
+    (``'a' (12 windows)``) over the axes ``mel band`` (:meth:`with_frequencies` names them in
+    Hz) and ``frame`` (relative to the aligned centre). ``maps`` (its ``values``, L x bins x
+    rf): the aligned average minus the all-letter mean, max ``|value|`` 1; ``averages`` (its
+    ``data``): the aligned averages before subtracting the mean."""
 
-    letters: list[str]  # (L,) letters with maps, sorted
-    maps: np.ndarray  # (L, bins, rf): aligned average minus the all-letter mean, max |.| = 1
-    averages: np.ndarray  # (L, bins, rf): aligned averages before subtracting the mean
-    counts: np.ndarray  # (L,) windows per letter
-    shifts: np.ndarray  # (K,) frames each window moved (see :func:`align`)
-    window_letters: list[str]  # (K,)
+    letters: list[str] = field(default_factory=list)  # (L,) letters with maps, sorted
+    counts: np.ndarray | None = None  # (L,) windows per letter
+    shifts: np.ndarray | None = None  # (K,) frames each window moved (see :func:`align`)
+    window_letters: list[str] = field(default_factory=list)  # (K,)
 
-    def explanation(self, frequencies: np.ndarray, method: str = "NAvAI") -> Explanation:
-        """The maps as a :class:`~speechxai.attribution.explanation.Explanation`: one output
-        per letter, ``values`` the maps and ``data`` the aligned averages, over the axes
-        ``frequency`` (Hz, the ``frequencies`` of the mel bins) and ``frame`` (relative to
-        the aligned centre)."""
-        width = self.maps.shape[2]
-        return Explanation(
-            values=self.maps, data=self.averages, method=method,
-            axes=(Axis("frequency", "Hz", np.asarray(frequencies)),
-                  Axis("frame", "relative to the centre", np.arange(width) - width // 2)),
-            output_names=tuple(f"'{letter}' ({count} windows)"
-                               for letter, count in zip(self.letters, self.counts, strict=True)))
+    @classmethod
+    def of(cls, letters: Sequence[str], maps: np.ndarray, averages: np.ndarray,
+           counts: np.ndarray, shifts: np.ndarray, window_letters: Sequence[str],
+           method: str = "NAvAI") -> LetterMaps:
+        """The maps and averages (L, bins, rf) of ``letters`` with their window ``counts``,
+        and each window's shift and letter."""
+        bins, width = np.shape(maps)[1:]
+        return cls(values=maps, data=averages, method=method,
+                   axes=(Axis("mel band", "", np.arange(bins)),
+                         Axis("frame", "relative to the centre", np.arange(width) - width // 2)),
+                   output_names=tuple(f"'{letter}' ({count} windows)"
+                                      for letter, count in zip(letters, counts, strict=True)),
+                   letters=list(letters), counts=np.asarray(counts), shifts=np.asarray(shifts),
+                   window_letters=list(window_letters))
+
+    @property
+    def maps(self) -> np.ndarray:
+        return self.values
+
+    @property
+    def averages(self) -> np.ndarray:
+        return self.data
+
+    def __getitem__(self, index) -> LetterMaps:
+        rows = np.atleast_1d(np.arange(len(self))[index])
+        return replace(super().__getitem__(index), letters=[self.letters[r] for r in rows],
+                       counts=self.counts[rows])
+
+    def with_frequencies(self, frequencies: np.ndarray) -> LetterMaps:
+        """The maps over the axis ``frequency`` (Hz: the ``frequencies`` of the mel bins)."""
+        return replace(self, axes=(Axis("frequency", "Hz", np.asarray(frequencies)),
+                                   self.axes[1]))
 
 
 def navai(windows, letters: Sequence[str], attributions=None, position: str = "max",
@@ -293,8 +318,8 @@ def navai(windows, letters: Sequence[str], attributions=None, position: str = "m
     maps = averages - aligned.mean(0)
     scale = np.abs(maps).reshape(len(maps), -1).max(1)
     maps = maps / np.where(scale > 0, scale, 1.0)[:, None, None]
-    return LetterMaps(kept, maps, averages, np.array([letters.count(c) for c in kept]), shifts,
-                      letters)
+    return LetterMaps.of(kept, maps, averages, np.array([letters.count(c) for c in kept]),
+                         shifts, letters)
 
 
 def letter_averages(aligned: np.ndarray, letters: Sequence[str], kept: Sequence[str]

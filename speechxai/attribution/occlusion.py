@@ -147,22 +147,67 @@ def word_labels(words: Sequence[str]) -> list[str]:
     return labels
 
 
-@dataclass(frozen=True, eq=False)
-class WordImportance:
-    """Leave-one-out relevance of each word for the explained class of each slot.
+WORD_METHOD = "leave one word out"
 
-    ``scores[s, i]`` is r(x_i) for slot ``slots[s]`` and its class ``targets[slots[s]]``.
+
+@dataclass(frozen=True, eq=False)
+class WordImportance(Explanation):
+    """Leave-one-out relevance of each word for the explained class of each slot: an
+    :class:`~speechxai.attribution.explanation.Explanation` with one output per slot
+    (``slot=class``) and one feature per word (axis ``word``, a repeated word labelled by its
+    position, "one (4)"), ``data`` NaN (a word is removed, not scaled).
+
+    ``scores[s, i]`` (its ``values``) is r(x_i) for slot ``slots[s]`` and its class
+    ``slot_targets[slots[s]]``; ``words`` the words in spoken order.
     """
 
-    words: tuple[str, ...]
-    slots: tuple[str, ...]
-    targets: dict[str, int]
-    scores: np.ndarray  # (slots, words)
+    words: tuple[str, ...] = ()
 
-    def __post_init__(self):
-        if self.scores.shape != (len(self.slots), len(self.words)):
-            raise ValueError(f"scores must have shape (slots, words) = ({len(self.slots)}, "
-                             f"{len(self.words)}), got {self.scores.shape}")
+    @classmethod
+    def of(cls, words: Sequence[str], targets: Mapping[str, int], scores: np.ndarray
+           ) -> WordImportance:
+        """The scores (slots, words) of the slots ``targets`` names (slot -> class), in its
+        order."""
+        slots = tuple(targets)
+        scores = np.asarray(scores)
+        if scores.shape != (len(slots), len(words)):
+            raise ValueError(f"scores must have shape (slots, words) = ({len(slots)}, "
+                             f"{len(words)}), got {scores.shape}")
+        return cls(values=scores, data=np.full(scores.shape, np.nan), method=WORD_METHOD,
+                   targets=[targets[slot] for slot in slots],
+                   axes=(Axis("word", "", np.array(word_labels(words))),),
+                   output_names=tuple(slot_output_name(slot, targets[slot]) for slot in slots),
+                   words=tuple(words))
+
+    @classmethod
+    def from_explanation(cls, explanation: Explanation) -> WordImportance:
+        """A leave-one-word-out explanation (e.g. pooled by
+        :func:`~speechxai.attribution.explanation.concatenate`) as a WordImportance again
+        (a repeated word keeps its label, "one (4)"); AttributionError for an explanation of
+        anything else."""
+        if (explanation.method != WORD_METHOD or len(explanation.axes) != 1
+                or explanation.axes[0].name != "word"):
+            raise AttributionError(f"not a leave-one-word-out explanation: method "
+                                   f"{explanation.method!r}, axes "
+                                   f"{[a.name for a in explanation.axes]}")
+        slots = [output_slot(name) for name in explanation.output_names]
+        return cls.of(tuple(str(word) for word in explanation.axes[0].coords),
+                      dict(zip(slots, explanation.targets.tolist(), strict=True)),
+                      explanation.values)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """(slots, words) r(x_i): the values."""
+        return self.values
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(output_slot(name) for name in self.output_names)
+
+    @property
+    def slot_targets(self) -> dict[str, int]:
+        """slot -> the explained class."""
+        return dict(zip(self.slots, self.targets.tolist(), strict=True))
 
     def _row(self, slot: str) -> np.ndarray:
         if slot not in self.slots:
@@ -183,34 +228,10 @@ class WordImportance:
         per word in spoken order."""
         names = class_names or {}
         frame = pd.DataFrame(self.scores, index=pd.Index(self.slots, name="slot"),
-                             columns=word_labels(self.words))
-        frame.insert(0, "prediction", [names[slot][self.targets[slot]] if slot in names
-                                       else self.targets[slot] for slot in self.slots])
+                             columns=self.axes[0].coords.tolist())
+        frame.insert(0, "prediction", [names[slot][target] if slot in names else target
+                                       for slot, target in self.slot_targets.items()])
         return frame
-
-    def explanation(self) -> Explanation:
-        """The scores as a :class:`~speechxai.attribution.explanation.Explanation`: one output
-        per slot (``slot=class``), one feature per word (axis ``word``); no input values
-        (``data`` NaN: a word is removed, not scaled)."""
-        return Explanation(
-            values=self.scores, data=np.full(self.scores.shape, np.nan),
-            method="leave one word out", targets=[self.targets[s] for s in self.slots],
-            axes=(Axis("word", "", np.array(word_labels(self.words))),),
-            output_names=tuple(slot_output_name(slot, self.targets[slot]) for slot in self.slots))
-
-    @classmethod
-    def from_explanation(cls, explanation: Explanation) -> WordImportance:
-        """The scores of an :meth:`explanation` again (a repeated word keeps its label,
-        "one (4)"); AttributionError for an explanation of anything else."""
-        if (explanation.method != "leave one word out" or len(explanation.axes) != 1
-                or explanation.axes[0].name != "word"):
-            raise AttributionError(f"not a leave-one-word-out explanation: method "
-                                   f"{explanation.method!r}, axes "
-                                   f"{[a.name for a in explanation.axes]}")
-        slots = tuple(output_slot(name) for name in explanation.output_names)
-        return cls(words=tuple(str(word) for word in explanation.axes[0].coords), slots=slots,
-                   targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
-                   scores=explanation.values)
 
 
 def word_importance(
@@ -265,4 +286,4 @@ def word_importance(
                                             - probabilities[slot][1:, target]
                                             for slot, target in chosen.items()]))
     scores.setflags(write=False)
-    return WordImportance(words, tuple(chosen), chosen, scores)
+    return WordImportance.of(words, chosen, scores)

@@ -263,53 +263,45 @@ def _class_name(slot: str, index: int, class_names: Mapping[str, Sequence[str]] 
     return class_names[slot][index] if class_names and slot in class_names else index
 
 
-@dataclass(frozen=True)
-class ParalinguisticImportance:
-    """A paralinguistic explanation of one utterance (Pastor et al., 2024, Sec. 2.2).
+PARALINGUISTIC_METHOD = "paralinguistic"
 
-    ``targets``: slot -> explained class k; ``probabilities``: slot -> f(y=k|x);
-    ``variants``: (family, level) of each perturbed version x~, in order; ``differences``:
-    slot -> f(y=k|x) - f(y=k|x~) per variant (the cells of Fig. 2).
+
+@dataclass(frozen=True, eq=False)
+class ParalinguisticImportance(Explanation):
+    """A paralinguistic explanation of one utterance (Pastor et al., 2024, Sec. 2.2): an
+    :class:`~speechxai.attribution.explanation.Explanation` with one output per slot
+    (``slot=class``, ``outputs`` f(y=k|x)) and one feature per perturbed version x~ (axis
+    ``perturbation``, ``"<family> <level>"``), ``data`` NaN.
+
+    ``variants``: (family, level) of each perturbed version, in order; ``differences``:
+    slot -> f(y=k|x) - f(y=k|x~) per variant (the cells of Fig. 2, its ``values``);
+    ``slot_targets``: slot -> explained class k; ``probabilities``: slot -> f(y=k|x).
     """
 
-    targets: dict[str, int]
-    probabilities: dict[str, float]
-    variants: tuple[tuple[str, float], ...]
-    differences: dict[str, np.ndarray]
+    variants: tuple[tuple[str, float], ...] = ()
 
-    def table(self, class_names: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-        """Table 2 of the paper: one row per slot with the explained class (``target``, named
-        by ``class_names[slot]`` if given), f(y=k|x) (``probability``) and r(p) per family
-        (the mean difference over its levels)."""
-        names = [family for family, _ in self.variants]
-        families = np.array(names)
-        rows = {slot: {"target": _class_name(slot, target, class_names),
-                       "probability": self.probabilities[slot],
-                       **{family: float(self.differences[slot][families == family].mean())
-                          for family in dict.fromkeys(names)}}
-                for slot, target in self.targets.items()}
-        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("slot")
-
-    def explanation(self) -> Explanation:
-        """The differences as a :class:`~speechxai.attribution.explanation.Explanation`: one
-        output per slot (``slot=class``, ``outputs`` f(y=k|x)), one feature per perturbed
-        variant (axis ``perturbation``, ``"<family> <level>"``); no input values (``data``
-        NaN)."""
-        slots = list(self.targets)
-        values = np.stack([self.differences[slot] for slot in slots])
-        return Explanation(
-            values=values, data=np.full(values.shape, np.nan), method="paralinguistic",
-            targets=[self.targets[s] for s in slots],
-            outputs=[self.probabilities[s] for s in slots],
-            axes=(Axis("perturbation", "", np.array([f"{family} {level:g}"
-                                                     for family, level in self.variants])),),
-            output_names=tuple(slot_output_name(slot, self.targets[slot]) for slot in slots))
+    @classmethod
+    def of(cls, targets: Mapping[str, int], probabilities: Mapping[str, float],
+           variants: Sequence[tuple[str, float]], differences: Mapping[str, np.ndarray]
+           ) -> ParalinguisticImportance:
+        """The explanation of the slots ``targets`` names (slot -> class k), in its order."""
+        slots = list(targets)
+        values = np.stack([np.asarray(differences[slot]) for slot in slots])
+        variants = tuple((family, float(level)) for family, level in variants)
+        return cls(values=values, data=np.full(values.shape, np.nan),
+                   method=PARALINGUISTIC_METHOD, targets=[targets[s] for s in slots],
+                   outputs=[probabilities[s] for s in slots],
+                   axes=(Axis("perturbation", "", np.array([f"{family} {level:g}"
+                                                            for family, level in variants])),),
+                   output_names=tuple(slot_output_name(slot, targets[slot]) for slot in slots),
+                   variants=variants)
 
     @classmethod
     def from_explanation(cls, explanation: Explanation) -> ParalinguisticImportance:
-        """The differences of an :meth:`explanation` again; AttributionError for an
-        explanation of anything else."""
-        if (explanation.method != "paralinguistic" or len(explanation.axes) != 1
+        """A paralinguistic explanation (e.g. pooled by
+        :func:`~speechxai.attribution.explanation.concatenate`) as a ParalinguisticImportance
+        again; AttributionError for an explanation of anything else."""
+        if (explanation.method != PARALINGUISTIC_METHOD or len(explanation.axes) != 1
                 or explanation.axes[0].name != "perturbation"):
             raise AttributionError(f"not a paralinguistic explanation: method "
                                    f"{explanation.method!r}, axes "
@@ -317,10 +309,39 @@ class ParalinguisticImportance:
         slots = [output_slot(name) for name in explanation.output_names]
         variants = tuple((family, float(level)) for family, _, level
                          in (str(name).rpartition(" ") for name in explanation.axes[0].coords))
-        return cls(targets=dict(zip(slots, explanation.targets.tolist(), strict=True)),
-                   probabilities=dict(zip(slots, explanation.outputs.tolist(), strict=True)),
-                   variants=variants,
-                   differences={slot: explanation.values[k] for k, slot in enumerate(slots)})
+        return cls.of(dict(zip(slots, explanation.targets.tolist(), strict=True)),
+                      dict(zip(slots, explanation.outputs.tolist(), strict=True)), variants,
+                      {slot: explanation.values[k] for k, slot in enumerate(slots)})
+
+    @property
+    def slot_targets(self) -> dict[str, int]:
+        """slot -> the explained class k."""
+        return dict(zip((output_slot(name) for name in self.output_names),
+                        self.targets.tolist(), strict=True))
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """slot -> f(y=k|x)."""
+        return dict(zip(self.slot_targets, self.outputs.tolist(), strict=True))
+
+    @property
+    def differences(self) -> dict[str, np.ndarray]:
+        """slot -> f(y=k|x) - f(y=k|x~) per variant."""
+        return dict(zip(self.slot_targets, self.values, strict=True))
+
+    def table(self, class_names: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """Table 2 of the paper: one row per slot with the explained class (``target``, named
+        by ``class_names[slot]`` if given), f(y=k|x) (``probability``) and r(p) per family
+        (the mean difference over its levels)."""
+        names = [family for family, _ in self.variants]
+        families = np.array(names)
+        probabilities, differences = self.probabilities, self.differences
+        rows = {slot: {"target": _class_name(slot, target, class_names),
+                       "probability": probabilities[slot],
+                       **{family: float(differences[slot][families == family].mean())
+                          for family in dict.fromkeys(names)}}
+                for slot, target in self.slot_targets.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("slot")
 
     def levels_table(self, feature: str, class_names: Mapping[str, Sequence[str]] | None = None
                      ) -> pd.DataFrame:
@@ -335,9 +356,10 @@ class ParalinguisticImportance:
             raise ValueError(f"this explanation has no {feature} perturbations")
         levels = [self.variants[index][1] for index in columns] + [REFERENCE[feature]]
         order = np.argsort(levels)[::-1 if feature == "noise" else 1]
+        differences = self.differences
         rows = {slot_output_name(slot, _class_name(slot, target, class_names)):
-                np.append(self.differences[slot][columns], 0.0)[order]
-                for slot, target in self.targets.items()}
+                np.append(differences[slot][columns], 0.0)[order]
+                for slot, target in self.slot_targets.items()}
         return pd.DataFrame.from_dict(rows, orient="index",
                                       columns=pd.Index(np.array(levels)[order], name=feature))
 
@@ -378,10 +400,7 @@ def paralinguistic_importance(predict_proba: PredictProba, waveform: torch.Tenso
         if not 0 <= target < original[slot].size:
             raise ValueError(f"target {target} of slot {slot!r} is not one of its "
                              f"{original[slot].size} classes")
-    return ParalinguisticImportance(
-        targets=chosen,
-        probabilities={slot: float(original[slot][k]) for slot, k in chosen.items()},
-        variants=pairs,
-        differences={slot: mutated("paralinguistic", original[slot][k] - perturbed[slot][:, k])
-                     for slot, k in chosen.items()},
-    )
+    return ParalinguisticImportance.of(
+        chosen, {slot: float(original[slot][k]) for slot, k in chosen.items()}, pairs,
+        {slot: mutated("paralinguistic", original[slot][k] - perturbed[slot][:, k])
+         for slot, k in chosen.items()})

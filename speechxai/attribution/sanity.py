@@ -113,7 +113,7 @@ def leave_one_out_error(predict_proba: PredictProba, waveform: torch.Tensor, sam
     leave-one-out, about 1 for zeros or noise."""
     claimed, actual = [], []
     for row, slot in enumerate(importance.slots):
-        target = importance.targets[slot]
+        target = importance.slot_targets[slot]
         original = _probability(predict_proba, waveform, slot, target)
         for index, span in enumerate(boundaries):
             masked = mask_segments(waveform, sample_rate, [span], masking, padding, seed)
@@ -129,7 +129,7 @@ def paralinguistic_error(predict_proba: PredictProba, waveform: torch.Tensor,
     perturbed version (:func:`~speechxai.attribution.paralinguistic.perturb`) classified
     alone: 0 up to rounding for the method, about 1 for zeros or noise."""
     claimed, actual = [], []
-    for slot, target in importance.targets.items():
+    for slot, target in importance.slot_targets.items():
         original = _probability(predict_proba, waveform, slot, target)
         for index, (family, level) in enumerate(importance.variants):
             perturbed = perturb(waveform, sample_rate, family, level, seed)

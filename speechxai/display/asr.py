@@ -132,11 +132,20 @@ def plot_deletion_curves(fractions, curves: dict[str, np.ndarray], title: str | 
     return figure
 
 
-def plot_attribution_profiles(benign: np.ndarray, adversarial: np.ndarray,
+def plot_attribution_profiles(benign: np.ndarray | Sequence[Explanation],
+                              adversarial: np.ndarray | Sequence[Explanation],
                               method: str = "LRP"):
     """Where attributions lie for benign and adversarial utterances: mean log10 |A| per
     MFCC (left) and per relative frame of the window (right), from
-    :func:`speechxai.experiments.deepspeech.attribution_profile` rows (26 + 19 values)."""
+    :func:`speechxai.experiments.deepspeech.attribution_profile` rows (26 + 19 values), or
+    from the :func:`~speechxai.attribution.asr.attribute` explanation of each utterance."""
+    from speechxai.experiments.deepspeech import magnitude_profile
+
+    def rows_of(given) -> np.ndarray:
+        return np.stack([magnitude_profile(item.values) if isinstance(item, Explanation)
+                         else np.asarray(item) for item in given])
+
+    benign, adversarial = rows_of(benign), rows_of(adversarial)
     n_mfcc = WINDOW[1]
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")

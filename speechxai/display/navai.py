@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from speechxai.attribution.explanation import Explanation
 from speechxai.display.relevance import RELEVANCE_CMAP, symmetric_norm
 
 HZ_TICKS = (100, 500, 1000, 2000, 4000, 7000)
@@ -46,9 +47,24 @@ def plot_activation_maximisation(inputs: dict[str, np.ndarray], frequencies: np.
     return figure
 
 
-def plot_letter_windows(windows: np.ndarray, sensitivities: np.ndarray, relevances: np.ndarray,
-                        letter: str, frequencies: np.ndarray, lrp_name: str = "LRP"):
-    """Fig. 2: windows of one letter (rows) with their log-mel input, sensitivity and LRP."""
+def plot_letter_windows(windows: np.ndarray | None, sensitivities: np.ndarray | Explanation,
+                        relevances: np.ndarray | Explanation, letter: str,
+                        frequencies: np.ndarray, lrp_name: str | None = None):
+    """Fig. 2: windows of one letter (rows) with their log-mel input, sensitivity and LRP.
+
+    ``sensitivities`` and ``relevances`` may be the explanations of
+    :func:`~speechxai.attribution.navai.sensitivity` and an LRP variant of the windows (then
+    ``windows`` may be None: their data; ``lrp_name`` defaults to the LRP's method)."""
+    if isinstance(relevances, Explanation):
+        lrp_name = lrp_name or relevances.method
+        windows = relevances.data if windows is None else windows
+        relevances = relevances.values
+    if isinstance(sensitivities, Explanation):
+        windows = sensitivities.data if windows is None else windows
+        sensitivities = sensitivities.values
+    if windows is None:
+        raise ValueError("give the windows, or the windows' explanations")
+    lrp_name = lrp_name or "LRP"
     columns = (("log-mel input (z-score)", windows, False), ("sensitivity", sensitivities, True),
                (lrp_name, relevances, True))
     with sns.axes_style("white"), sns.plotting_context("notebook"):

@@ -53,8 +53,9 @@ def plot_word_importance(waveform: torch.Tensor | np.ndarray, sample_rate: int,
     relevance r(x_i) for the slot's explained class (named in the row title via
     ``class_names[slot]``), the word and its score above the span; one colour scale for all
     slots. ``boundaries`` are the ``(start, end)`` samples of ``importance.words``;
-    ``importance`` may be its :class:`~speechxai.Explanation`."""
-    if isinstance(importance, Explanation):
+    ``importance`` may be any leave-one-word-out :class:`~speechxai.Explanation` (e.g.
+    pooled)."""
+    if not isinstance(importance, WordImportance):
         importance = WordImportance.from_explanation(importance)
     signal = as_signal(waveform, sample_rate).numpy()
     spans = check_boundaries(boundaries, signal.size)
@@ -132,8 +133,8 @@ def plot_paralinguistic_levels(importance: ParalinguisticImportance | Explanatio
     """The paper's Fig. 2: for each perturbed feature (of :data:`FEATURES`), a heatmap of
     f(y=k|x) - f(y=k|x~) per level (columns, the unperturbed reference included) and explained
     class (rows "slot=class", named via ``class_names[slot]``), one colour scale for all.
-    ``importance`` may be its :class:`~speechxai.Explanation`."""
-    if isinstance(importance, Explanation):
+    ``importance`` may be any paralinguistic :class:`~speechxai.Explanation`."""
+    if not isinstance(importance, ParalinguisticImportance):
         importance = ParalinguisticImportance.from_explanation(importance)
     features = [feature for feature, families in FEATURES.items()
                 if any(family in families for family, _ in importance.variants)]
@@ -142,7 +143,7 @@ def plot_paralinguistic_levels(importance: ParalinguisticImportance | Explanatio
     tables = {feature: importance.levels_table(feature, class_names) for feature in features}
     limit = symmetric_norm(np.concatenate([t.to_numpy().ravel() for t in tables.values()]),
                            100).vmax
-    n_rows = len(importance.targets)
+    n_rows = len(importance)
     with sns.axes_style("white"), sns.plotting_context("notebook"):
         figure, axes = plt.subplots(len(features), 1, squeeze=False,
                                     figsize=(WIDTH, len(features) * (0.45 * n_rows + 1.5)),

@@ -209,7 +209,7 @@ def aopc_table(
                                      random_rankings(n_words, rounds, (seed, index, number))])
                     for number, slot in enumerate(slots)}
         result = aopc(predict_proba, item.waveform, item.sample_rate, item.boundaries, rankings,
-                      {slot: importance.targets[slot] for slot in slots}, MEASURES, fractions,
+                      {slot: importance.slot_targets[slot] for slot in slots}, MEASURES, fractions,
                       masking, padding, seed)
         for measure, by_slot in result.items():
             for slot, values in by_slot.items():

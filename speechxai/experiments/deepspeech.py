@@ -401,7 +401,7 @@ def attribution_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: 
     MFCC (26) and per relative frame (19), on a log scale - the detector's features."""
     windows = mfcc_windows(waveform, sample_rate)
     targets = frame_targets(model, windows, n=len(windows))
-    return _profile(attribute(model, windows, targets, method).values)
+    return magnitude_profile(attribute(model, windows, targets, method).values)
 
 
 FIRST_FRAMES = 0.1  # share of an utterance's frames that count as its first frames
@@ -461,10 +461,10 @@ def input_profile(model: DeepSpeech, waveform: torch.Tensor, sample_rate: int) -
     windows = mfcc_windows(waveform, sample_rate)
     frames = [frame for frame, _ in frame_targets(model, windows, n=len(windows))]
     energy = np.log10(float(torch.as_tensor(waveform).double().pow(2).mean()) + 1e-12)
-    return np.append(_profile(windows[frames].numpy()), energy)
+    return np.append(magnitude_profile(windows[frames].numpy()), energy)
 
 
-def _profile(values: np.ndarray) -> np.ndarray:
+def magnitude_profile(values: np.ndarray) -> np.ndarray:
     """log10 of mean |values| (N, 19, 26) per MFCC (26) and per relative frame (19)."""
     magnitude = np.abs(values)
     return np.log10(np.concatenate([magnitude.mean((0, 1)), magnitude.mean((0, 2))]) + 1e-12)
