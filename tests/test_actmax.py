@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from speechxai.attribution import Explanation
 from speechxai.attribution.actmax import activation_maximisation
 from speechxai.models import Wav2Letter, receptive_field
 
@@ -49,3 +50,12 @@ def test_bad_neurons_and_settings(model):
         activation_maximisation(model, -1, 0, frame=1, steps=1)
     with pytest.raises(ValueError, match="steps"):
         activation_maximisation(model, 0, 0, steps=0)
+
+
+def test_the_optimised_input_is_an_explanation_of_its_neuron(model):
+    result = activation_maximisation(model, -1, 5, steps=5)
+    assert isinstance(result, Explanation) and result.method == "activation maximisation"
+    assert result.output_names == ("layer -1, channel 5",)
+    assert result.outputs[0] == pytest.approx(result.activations[-1])
+    np.testing.assert_array_equal(result.values[0], result.input.numpy())
+    assert [axis.name for axis in result.axes] == ["mel band", "frame"]

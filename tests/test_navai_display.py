@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from speechxai.attribution.actmax import activation_maximisation
 from speechxai.attribution.navai import lrp_bn_rule, navai_grid, sensitivity
 from speechxai.display.navai import (
     plot_activation_maximisation,
@@ -35,6 +36,16 @@ def test_activation_maximisation_panels():
     assert [ax.get_title() for ax in panels] == ["layer 1", "output 'a'"]
     assert panels[0].get_ylabel() == "frequency (Hz)"
     assert "1000" in [t.get_text() for t in panels[0].get_yticklabels()]
+
+
+def test_activation_maximisation_panels_take_the_optimised_inputs():
+    model = Wav2Letter(channels=[8, 8], kernels=[5, 5], strides=[1, 1]).eval()
+    results = {"layer 1": activation_maximisation(model, 0, 0, steps=2),
+               "output 'a'": activation_maximisation(model, -1, 1, steps=2)}
+    figure = plot_activation_maximisation(results, FREQUENCIES)
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    np.testing.assert_array_equal(panels[1].images[0].get_array(),
+                                  results["output 'a'"].values[0])
 
 
 def test_letter_windows_show_input_sensitivity_and_lrp():

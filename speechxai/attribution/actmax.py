@@ -6,20 +6,30 @@ penalties of 0.001, Adam with learning rate 0.05 for 250 steps.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.models.wav2letter import receptive_field
 
 
-class OptimalInput(NamedTuple):
-    """The optimised input of a neuron and its activation before each step and at the end."""
+@dataclass(frozen=True, eq=False)
+class OptimalInput(Explanation):
+    """The optimised input of a neuron as an
+    :class:`~speechxai.attribution.explanation.Explanation` of that neuron (one output, its
+    final activation) over the axes ``mel band`` and ``frame``: ``values`` and ``data`` are
+    the input it wants to hear; ``activations`` its activation before each step and at the
+    end."""
 
-    input: torch.Tensor  # (bins, rf)
-    activations: np.ndarray  # (steps + 1,)
+    activations: np.ndarray | None = None  # (steps + 1,)
+
+    @property
+    def input(self) -> torch.Tensor:
+        """The (bins, rf) optimised input."""
+        return torch.from_numpy(self.values[0])
 
 
 def _layer_outputs(model: nn.Module) -> list[nn.Module]:
@@ -66,7 +76,8 @@ def activation_maximisation(
     Returns
     -------
     OptimalInput
-        The (bins, rf) input after ``steps`` steps and the ``steps + 1`` activations.
+        The (bins, rf) input after ``steps`` steps (an explanation of the neuron) and the
+        ``steps + 1`` activations.
     """
     layers = _layer_outputs(model)
     if not -len(layers) <= layer < len(layers):
@@ -106,4 +117,9 @@ def activation_maximisation(
     finally:
         handle.remove()
         model.train(training)
-    return OptimalInput(x.detach()[0], np.array(trace))
+    bins, width = x.shape[1:]
+    return OptimalInput(values=x.detach(), data=x.detach(), method="activation maximisation",
+                        outputs=[trace[-1]], output_names=(f"layer {layer}, channel {channel}",),
+                        axes=(Axis("mel band", "", np.arange(bins)),
+                              Axis("frame", "", np.arange(width))),
+                        activations=np.array(trace))

@@ -22,7 +22,7 @@ from zennit.types import Activation
 
 from speechxai.attribution.blackbox import SINGLE_SLOT, slot_probabilities
 from speechxai.attribution.explanation import Axis, Explanation, index_axes, time_axis
-from speechxai.attribution.gradient_shap import gradient_shap
+from speechxai.attribution.gradient_shap import gradient_shap_values
 from speechxai.attribution.lrp import (
     backpropagate,
     check_inputs,
@@ -254,7 +254,7 @@ def _shap(model, inputs, targets, sample_rate, settings):
     background = settings["background"]
     background = torch.zeros_like(inputs[:1]) if background is None else torch.as_tensor(
         background, dtype=inputs.dtype)
-    values = gradient_shap(model, inputs, targets.numpy(), background, settings["n_samples"],
+    values = gradient_shap_values(model, inputs, targets.numpy(), background, settings["n_samples"],
                            settings["seed"])
     with torch.no_grad():
         base = model(background).double().mean(0)[targets]

@@ -31,13 +31,15 @@ class _ClassOutput(nn.Module):
         return self.model(inputs)[:, self.target : self.target + 1]
 
 
-def gradient_shap(model: nn.Module, inputs: torch.Tensor, targets, background: torch.Tensor,
-                  n_samples: int = 32, seed: int = 0) -> np.ndarray:
-    """Expected-gradients SHAP values (``shap.GradientExplainer``) of the output of class
-    ``targets[n]`` for each input ``inputs[n]``, against ``background`` inputs of the same
-    shape; each input's ``n_samples`` background draws and interpolation points come from
-    ``seed``, so two models explained with the same seed meet the same points. Returns an
-    array of the inputs' shape (float64)."""
+def gradient_shap_values(model: nn.Module, inputs: torch.Tensor, targets,
+                         background: torch.Tensor, n_samples: int = 32, seed: int = 0
+                         ) -> np.ndarray:
+    """The engine of ``explain(..., method="shap")``: expected-gradients SHAP values
+    (``shap.GradientExplainer``) of the output of class ``targets[n]`` for each input
+    ``inputs[n]``, against ``background`` inputs of the same shape; each input's
+    ``n_samples`` background draws and interpolation points come from ``seed``, so two
+    models explained with the same seed meet the same points. Returns an array of the
+    inputs' shape (float64)."""
     import shap  # on use: it takes seconds to import
 
     inputs = torch.as_tensor(inputs)

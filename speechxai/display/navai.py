@@ -34,8 +34,12 @@ def _image(ax, values, diverging: bool, **kwargs):
                      interpolation="nearest", **kwargs)
 
 
-def plot_activation_maximisation(inputs: dict[str, np.ndarray], frequencies: np.ndarray):
-    """Fig. 1: the input (bins, rf) that maximises each named neuron, one panel each."""
+def plot_activation_maximisation(inputs: dict[str, np.ndarray | Explanation],
+                                 frequencies: np.ndarray):
+    """Fig. 1: the input (bins, rf) that maximises each named neuron, one panel each: arrays,
+    or the :func:`~speechxai.attribution.actmax.activation_maximisation` results."""
+    inputs = {name: given.values[0] if isinstance(given, Explanation) else given
+              for name, given in inputs.items()}
     with sns.axes_style("white"), sns.plotting_context("notebook"):
         figure, axes = plt.subplots(1, len(inputs), figsize=(4.2 * len(inputs), 3.8),
                                     squeeze=False, layout="constrained")

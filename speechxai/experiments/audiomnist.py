@@ -21,7 +21,7 @@ from speechxai.attribution import (
     relevance_stream,
     without_biases,
 )
-from speechxai.attribution.gradient_shap import gradient_shap
+from speechxai.attribution.gradient_shap import gradient_shap_values
 from speechxai.attribution.lrp import input_gradient
 from speechxai.attribution.sanity import cascading_randomization, finite_mean
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
@@ -529,7 +529,7 @@ def parameter_randomization(trained: TrainedModel, signals: DigitSignals, n: int
     methods = {
         "saliency": lambda model: input_gradient(model, inputs, targets).numpy(),
         "lrp": lambda model: fast_relevance(model, inputs, targets, low, high).values,
-        "shap": lambda model: gradient_shap(model, inputs, labels, background, shap_samples,
+        "shap": lambda model: gradient_shap_values(model, inputs, labels, background, shap_samples,
                                             seed),
     }
     return {name: cascading_randomization(trained.model, method, seed)
