@@ -54,6 +54,43 @@ def test_lrp_through_a_users_lstm_conserves_the_explained_output(waveforms):
     assert np.abs(explanation.values).sum() > 0
 
 
+class Tagger(Spotter):
+    """A per-frame model: the Spotter's head on every LSTM step, (N, T, classes) outputs."""
+
+    def forward(self, x):
+        outputs, _ = self.lstm(self.front(x).transpose(1, 2))
+        return self.head(outputs)
+
+
+def test_a_per_frame_model_is_explained_at_one_frame(waveforms):
+    torch.manual_seed(3)
+    model = Tagger(bias=False).double()
+    explained = speechxai.explain(model, waveforms, target=1, method="lrp", frame=5,
+                                  epsilon=1e-12, lstm_epsilon=1e-12)
+    outputs = model(waveforms).detach()[:, 5, 1].numpy()
+    np.testing.assert_allclose(explained.outputs, outputs, rtol=1e-12)
+    np.testing.assert_allclose(explained.values.reshape(2, -1).sum(1), outputs, rtol=1e-5)
+    # causal: frame 5 of the LSTM sees samples 0 .. 4 * 5 + 7 only (stride 4, kernel 8)
+    assert not explained.values[:, :, 28:].any() and explained.values[:, :, :28].any()
+    assert explained.frames.tolist() == [5, 5]
+    assert explained.output_names == ("class 1 at frame 5", "class 1 at frame 5")
+    x = waveforms.clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(model(x)[:, -1, 2].sum(), x)
+    last = speechxai.explain(model, waveforms, target=2, method="gradient_x_input", frame=-1)
+    np.testing.assert_allclose(last.values, (gradient * waveforms).detach().numpy(),
+                               rtol=1e-10)
+    assert last.frames.tolist() == [model(waveforms).shape[1] - 1] * 2
+    with pytest.raises(AttributionError, match="frame=t"):
+        speechxai.explain(model, waveforms, target=1, method="saliency")
+    with pytest.raises(AttributionError, match="outside the 15 output frames"):
+        speechxai.explain(model, waveforms, target=1, method="saliency", frame=15)
+    with pytest.raises(AttributionError, match="frame must be an int"):
+        speechxai.explain(model, waveforms, target=1, method="saliency", frame=1.5)
+    with pytest.raises(AttributionError, match="black box"):
+        speechxai.explain(_energy_first_half, waveforms[:, 0], 0, "occlusion", frame=1,
+                          sample_rate=8000)
+
+
 def test_lrp_through_an_lstm_is_the_signal_take_all_rule():
     torch.manual_seed(2)
     lstm = nn.LSTM(3, 5, batch_first=True).double()

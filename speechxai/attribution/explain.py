@@ -62,14 +62,16 @@ into the layer before it), pooling, element-wise activations (pass), and ``nn.LS
 
 
 def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp", *,
-            sample_rate: int | None = None, axes: Sequence[Axis] | None = None,
-            output_names: Sequence[str] | None = None, **options) -> Explanation:
+            frame: int | None = None, sample_rate: int | None = None,
+            axes: Sequence[Axis] | None = None, output_names: Sequence[str] | None = None,
+            **options) -> Explanation:
     """Explain ``model``'s outputs ``target`` for ``inputs`` by ``method``.
 
     Parameters
     ----------
     model : torch.nn.Module or callable
-        A classifier returning (N, classes) outputs for (N, ...) inputs, built from
+        A classifier returning (N, classes) outputs for (N, ...) inputs (or a recogniser
+        returning (N, T, classes) outputs per frame, explained at ``frame``), built from
         :data:`LRP_LAYERS` for ``method="lrp"`` (any differentiable model otherwise); or a
         black-box ``predict_proba(waveforms) -> (N, classes)`` probabilities over a list of
         1-D waveforms (:mod:`speechxai.attribution.blackbox`), for the methods of
@@ -84,6 +86,11 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
         2017), ``lrp``, ``shap`` (expected gradients against ``background`` inputs, default
         one all-zero input), ``occlusion`` (Zeiler & Fergus 2014; ``window`` default a tenth
         of each axis); for a black box one of :data:`BLACK_BOX_METHODS`.
+    frame : int, optional
+        For a torch model with (N, T, classes) outputs (a recogniser such as
+        :class:`~speechxai.models.Wav2Letter`, or an ``nn.LSTM`` tagger): explain the outputs
+        at this output frame (negative counts from the end); recorded in
+        :attr:`Explanation.frames`.
     sample_rate : int, optional
         Samples per second where the inputs are waveforms: names the time axis in seconds
         and lets :meth:`Explanation.play` play the audible explanation.
@@ -120,7 +127,13 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
         if gaps:
             raise AttributionError("LRP cannot explain this model: " + "; ".join(gaps))
     inputs = _as_inputs(inputs, black_box)
-    forward = _black_box_forward(model, settings["slot"]) if black_box else model
+    if frame is not None and black_box:
+        raise AttributionError("frame= explains a torch model's per-frame outputs; a black box "
+                               "gives one decision per waveform")
+    if black_box:
+        forward = _black_box_forward(model, settings["slot"])
+    else:
+        forward = model if frame is None else _AtFrame(model, frame)
     explainer = _BLACK_BOX[method] if black_box else _MODEL[method]
     was_training = None if black_box else model.training
     if not black_box:
@@ -135,12 +148,38 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
         if was_training is not None:
             model.train(was_training)
     values = torch.as_tensor(values).detach().double()
+    if frame is not None and not output_names:
+        output_names = [f"class {k} at frame {forward.frame}" for k in targets.tolist()]
     return Explanation(
         values=values.numpy(), data=inputs.detach().double().numpy(), method=method,
         base_values=base_values, targets=targets.numpy(),
         outputs=outputs.gather(1, targets[:, None])[:, 0].double().numpy(),
         axes=tuple(axes) if axes else _default_axes(inputs.shape[1:], sample_rate),
-        output_names=tuple(output_names or ()), sample_rate=sample_rate)
+        output_names=tuple(output_names or ()), sample_rate=sample_rate,
+        frames=None if frame is None else np.full(len(inputs), forward.frame))
+
+
+class _AtFrame(nn.Module):
+    """A per-frame model's (N, T, classes) outputs at one frame, (N, classes): what the
+    methods explain (``explain(..., frame=t)``)."""
+
+    def __init__(self, model: nn.Module, frame: int):
+        super().__init__()
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise AttributionError(f"frame must be an int, got {frame!r}")
+        self.model, self.frame = model, int(frame)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        outputs = self.model(inputs)
+        if outputs.ndim != 3:
+            raise AttributionError(f"frame= explains models with (N, T, classes) outputs, got "
+                                   f"shape {tuple(outputs.shape)}")
+        n_frames = outputs.shape[1]
+        if not -n_frames <= self.frame < n_frames:
+            raise AttributionError(f"frame {self.frame} outside the {n_frames} output frames")
+        if self.frame < 0:
+            self.frame += n_frames
+        return outputs[:, self.frame]
 
 
 def _as_inputs(inputs, black_box: bool) -> torch.Tensor:

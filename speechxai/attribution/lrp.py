@@ -124,8 +124,10 @@ def class_outputs(model, inputs: torch.Tensor) -> torch.Tensor:
                                f"{error}") from error
     if not isinstance(output, torch.Tensor) or output.ndim != 2 or len(output) != len(inputs):
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output)
+        per_frame = isinstance(output, torch.Tensor) and output.ndim == 3
+        hint = " (per-frame outputs: explain one frame, explain(..., frame=t))" if per_frame else ""
         raise AttributionError(f"expected outputs of shape ({len(inputs)}, classes) for inputs of "
-                               f"shape {tuple(inputs.shape)}, got {shape}")
+                               f"shape {tuple(inputs.shape)}, got {shape}{hint}")
     return output
 
 
