@@ -59,6 +59,16 @@ def output_slot(name: str) -> str:
     return name.partition("=")[0]
 
 
+def slot_rows(explanation: Explanation, method: str, axis: str, kind: str) -> list[str]:
+    """The slots of an explanation by ``method`` over the one axis ``axis`` (the word-level
+    explainers' results), in output order; AttributionError naming ``kind`` for any other."""
+    if (explanation.method != method or len(explanation.axes) != 1
+            or explanation.axes[0].name != axis):
+        raise AttributionError(f"not a {kind} explanation: method {explanation.method!r}, "
+                               f"axes {[a.name for a in explanation.axes]}")
+    return [output_slot(name) for name in explanation.output_names]
+
+
 @dataclass(frozen=True, eq=False)
 class Explanation:
     """Attributions of N outputs of a model to its inputs.

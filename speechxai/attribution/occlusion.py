@@ -29,10 +29,15 @@ import pandas as pd
 import torch
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
-from speechxai.attribution.explanation import Axis, Explanation, output_slot, slot_output_name
+from speechxai.attribution.explanation import (
+    Axis,
+    Explanation,
+    output_slot,
+    slot_output_name,
+    slot_rows,
+)
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
-from speechxai.errors import AttributionError
 
 MASKINGS = ("zeros", "white", "pink")
 REFERENCE_PADDING = (0.10, 0.04)  # seconds before / after the word (reference implementation)
@@ -185,12 +190,7 @@ class WordImportance(Explanation):
         :func:`~speechxai.attribution.explanation.concatenate`) as a WordImportance again
         (a repeated word keeps its label, "one (4)"); AttributionError for an explanation of
         anything else."""
-        if (explanation.method != WORD_METHOD or len(explanation.axes) != 1
-                or explanation.axes[0].name != "word"):
-            raise AttributionError(f"not a leave-one-word-out explanation: method "
-                                   f"{explanation.method!r}, axes "
-                                   f"{[a.name for a in explanation.axes]}")
-        slots = [output_slot(name) for name in explanation.output_names]
+        slots = slot_rows(explanation, WORD_METHOD, "word", "leave-one-word-out")
         return cls.of(tuple(str(word) for word in explanation.axes[0].coords),
                       dict(zip(slots, explanation.targets.tolist(), strict=True)),
                       explanation.values)

@@ -39,10 +39,16 @@ import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
-from speechxai.attribution.explanation import Axis, Explanation, output_slot, slot_output_name
+from speechxai.attribution.explanation import (
+    Axis,
+    Explanation,
+    output_slot,
+    slot_output_name,
+    slot_rows,
+)
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
-from speechxai.errors import AttributionError, AudioError
+from speechxai.errors import AudioError
 
 FAMILIES: dict[str, tuple[float, ...]] = {
     "pitch_down": tuple(k / 2 for k in range(-10, 0)),
@@ -301,12 +307,7 @@ class ParalinguisticImportance(Explanation):
         """A paralinguistic explanation (e.g. pooled by
         :func:`~speechxai.attribution.explanation.concatenate`) as a ParalinguisticImportance
         again; AttributionError for an explanation of anything else."""
-        if (explanation.method != PARALINGUISTIC_METHOD or len(explanation.axes) != 1
-                or explanation.axes[0].name != "perturbation"):
-            raise AttributionError(f"not a paralinguistic explanation: method "
-                                   f"{explanation.method!r}, axes "
-                                   f"{[a.name for a in explanation.axes]}")
-        slots = [output_slot(name) for name in explanation.output_names]
+        slots = slot_rows(explanation, PARALINGUISTIC_METHOD, "perturbation", "paralinguistic")
         variants = tuple((family, float(level)) for family, _, level
                          in (str(name).rpartition(" ") for name in explanation.axes[0].coords))
         return cls.of(dict(zip(slots, explanation.targets.tolist(), strict=True)),
