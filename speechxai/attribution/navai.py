@@ -181,7 +181,7 @@ def lrp_bn_rule(
 ) -> Explanation:
     """LRP of R(out) with Krug & Stober's (2018) adapted rule
     (:class:`~speechxai.attribution.rules.BatchNormSignRule`) on every convolution; the
-    result has max |value| 1 per window. Shapes as in :func:`sensitivity`."""
+    result has max ``|value|`` 1 per window. Shapes as in :func:`sensitivity`."""
     return _backward(model, window, letter, bn_rule_composite(model), "lrp (BatchNorm sign rule)")
 
 
