@@ -225,8 +225,9 @@ def attribute(
     values, outputs, base_values = _METHODS[method](model, windows, frames, targets, **kwargs)
     if method != "lrp":  # LRP's own hook sits in deepspeech_relevance
         values = mutated(method, values)
-    return Explanation(
-        values=np.asarray(values), base_values=base_values, data=windows[frames].numpy(),
+    return Explanation(  # float64, in which the chapter's shares and curves are computed
+        values=np.asarray(values, dtype=float), base_values=base_values,
+        data=windows[frames].double().numpy(),
         frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,
         axes=WINDOW_AXES, output_names=tuple(output_name(f, t) for f, t in zip(frames, targets,
                                                                                strict=True)),
