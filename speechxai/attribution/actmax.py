@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechxai.attribution.explanation import Axis, Explanation
+from speechxai.attribution.explanation import Explanation
+from speechxai.attribution.navai import window_axes
 from speechxai.models.wav2letter import receptive_field
 
 
@@ -120,6 +121,5 @@ def activation_maximisation(
     bins, width = x.shape[1:]
     return OptimalInput(values=x.detach(), data=x.detach(), method="activation maximisation",
                         outputs=[trace[-1]], output_names=(f"layer {layer}, channel {channel}",),
-                        axes=(Axis("mel band", "", np.arange(bins)),
-                              Axis("frame", "", np.arange(width))),
+                        axes=window_axes(bins, width),
                         activations=np.array(trace))

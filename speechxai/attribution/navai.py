@@ -89,6 +89,14 @@ def letter_windows(model: nn.Module, log_mel: torch.Tensor) -> LetterWindows:
     return LetterWindows(windows, [ALPHABET[predicted[t]] for t in frames], frames)
 
 
+def window_axes(bins: int, width: int, centred: bool = False) -> tuple[Axis, Axis]:
+    """The axes of (bins, rf) log-mel windows: ``mel band``, and ``frame`` from the window's
+    start (or, ``centred``, relative to its centre)."""
+    frames = np.arange(width) - (width // 2 if centred else 0)
+    return (Axis("mel band", "", np.arange(bins)),
+            Axis("frame", "relative to the centre" if centred else "", frames))
+
+
 def _targets(windows: torch.Tensor, letters: str | Sequence[str]) -> tuple[torch.Tensor, bool]:
     check_inputs(windows)  # finite floating-point values, or AudioError
     single = windows.ndim == 2
@@ -130,7 +138,7 @@ def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[s
     return Explanation(
         values=result, data=batch.detach(), method=method, targets=targets,
         outputs=output.detach()[:, 0].gather(1, targets[:, None])[:, 0],
-        axes=(Axis("mel band", "", np.arange(bins)), Axis("frame", "", np.arange(width))),
+        axes=window_axes(bins, width),
         output_names=tuple(f"'{ALPHABET[t]}'" for t in targets.tolist()))
 
 
@@ -251,8 +259,7 @@ class LetterMaps(Explanation):
         and each window's shift and letter."""
         bins, width = np.shape(maps)[1:]
         return cls(values=maps, data=averages, method=method,
-                   axes=(Axis("mel band", "", np.arange(bins)),
-                         Axis("frame", "relative to the centre", np.arange(width) - width // 2)),
+                   axes=window_axes(bins, width, centred=True),
                    output_names=tuple(f"'{letter}' ({count} windows)"
                                       for letter, count in zip(letters, counts, strict=True)),
                    letters=list(letters), counts=np.asarray(counts), shifts=np.asarray(shifts),
