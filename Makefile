@@ -35,8 +35,14 @@ book: $(INSTALLED)
 	$(BIN)/speechxai book run --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
 	$(BIN)/speechxai book build $(if $(DATASET),--dataset $(DATASET))
 
+# Two pytest workers (pytest-xdist), each test file on one: the smoke book (test_book.py),
+# the mutation runs and the other-dataset chapters are the long poles, and each chapter's
+# kernel spends much of its time in one thread. OpenMP's passive waiting keeps two processes
+# of 2 threads each from spinning against each other on 2 cores (a worker's chapter took
+# minutes instead of 27 s without it); it does not change what any thread computes.
+# benchmarks/README.md, "make test's time".
 test: $(INSTALLED) lint
-	$(BIN)/python -m pytest
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadfile
 
 check-quick: $(INSTALLED)
 	$(BIN)/speechxai book run --profile quick $(if $(DATASET),--dataset $(DATASET))
