@@ -85,9 +85,15 @@ class TrainingConfig:
     # AlexNet: (max frequency bins, max frames) masked in every training spectrogram
     # (SpecAugment, speechxai.augment.spec_augment_transform)
     spec_augment: tuple[int, int] | None = None
+    # the cache key of the trained model whose weights training starts from (fine-tuning,
+    # e.g. the embedded corpus's model on real speech); None: a fresh initialisation
+    start: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "spec_augment", spec_augment_masks(self.spec_augment))
+        if self.start is not None and self.unit_input_init:
+            raise ValueError("a model started from trained weights keeps them: unit_input_init "
+                             "rescales a fresh first layer, set it False with start")
         if self.spec_augment is not None and self.architecture != "alexnet":
             raise ValueError(f"spec_augment masks spectrograms: AlexNet's inputs, not "
                              f"{self.architecture}'s")
@@ -169,6 +175,7 @@ def train(
     progress: bool = True,
     *,
     cached_only: bool = False,
+    start: TrainedModel | None = None,
 ) -> TrainedModel:
     """Train (or load from the cache) the classifier that ``config`` describes.
 
@@ -179,8 +186,11 @@ def train(
     times at fixed placements on at most ``VALIDATION_SIZE`` seeded validation signals.
     Cached by :func:`speechxai.model_cache.load_or_train`, keyed by ``config`` and
     :func:`classifier_code`. ``cached_only``: never train; a model not in the cache raises
-    :class:`~speechxai.model_cache.ModelNotCached`.
+    :class:`~speechxai.model_cache.ModelNotCached`. ``start``: the trained model whose
+    weights training starts from, the one ``config.start`` names by its key (its own
+    training-fold mean is not used: AlexNet's inputs take the new training set's).
     """
+    check_start(config, start)
     config = supported_precision(config)
     path = cache_file(cache_dir or data_root() / "models",
                       f"{config.architecture}-{config.task}", config.key(), classifier_code())
@@ -190,8 +200,24 @@ def train(
         model.load_state_dict(saved["state"])
         return TrainedModel(model.eval(), config, saved["mean"], saved["history"])
 
-    return load_or_train(path, lambda: _train(config, train_signals, val_signals, progress),
-                         restore, cached_only=cached_only)
+    return load_or_train(
+        path, lambda: _train(config, train_signals, val_signals, progress, start),
+        restore, cached_only=cached_only)
+
+
+def check_start(config: TrainingConfig, start: TrainedModel | None) -> None:
+    """Raise ``ValueError`` unless ``start`` is the model ``config.start`` names (by its cache
+    key) and has ``config``'s network: its weights must fit the model being trained."""
+    named = start.config.key() if start is not None else None
+    if named != config.start:
+        raise ValueError(f"config.start names the model {config.start!r}, the start model "
+                         f"given is {named!r}")
+    if start is not None:
+        theirs = (start.config.architecture, start.config.task, start.config.width)
+        ours = (config.architecture, config.task, config.width)
+        if theirs != ours:
+            raise ValueError(f"cannot start a {ours} model (architecture, task, width) from "
+                             f"the weights of a {theirs} one")
 
 
 @functools.cache
@@ -205,10 +231,12 @@ def classifier_code() -> str:
 
 
 def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: DigitSignals,
-           progress: bool) -> dict:
+           progress: bool, start: TrainedModel | None = None) -> dict:
     """:func:`train`'s training: the checkpoint payload (weights, mean, history)."""
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, config.task, config.width)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format)
     model = model.to(memory_format=memory_format)
     rng = np.random.default_rng(config.seed)

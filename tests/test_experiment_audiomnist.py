@@ -123,9 +123,9 @@ def test_an_extra_corpus_joins_every_training_fold(sample, tmp_path, monkeypatch
     assert len(extra.signals) == 20 and set(extra.signals.speakers) == {"s01", "s02"}
     seen = {}
 
-    def recording_train(config, train_signals, val_signals, progress=True):
+    def recording_train(config, train_signals, val_signals, progress=True, start=None):
         seen[config.data_key] = train_signals
-        return real_train(config, train_signals, val_signals, progress=progress)
+        return real_train(config, train_signals, val_signals, progress=progress, start=start)
 
     real_train = study.train
     monkeypatch.setattr(study, "train", recording_train)
@@ -136,6 +136,32 @@ def test_an_extra_corpus_joins_every_training_fold(sample, tmp_path, monkeypatch
     assert len(seen[mixed_key]) == len(seen[plain_key]) + 20
     assert seen[mixed_key].speakers[-20:] == extra.signals.speakers
     assert mixed.test.speakers == plain.test.speakers  # tested on the fold's own speakers only
+
+
+def test_fine_tuning_starts_every_fold_from_the_embedded_runs_model(sample, tmp_path,
+                                                                    monkeypatch):
+    from speechxai.datasets import SpokenDigits
+
+    monkeypatch.setenv("SPEECHXAI_DATA_DIR", str(tmp_path))
+    extras = study.extra_training(
+        {"digit": SpokenDigits(n_speakers=2, per_digit=1, seed=0, root=tmp_path,
+                               progress=False)}, progress=False)
+    training = {architecture: {"digit": TINY} for architecture in study.ARCHITECTURES}
+    starts = study.embedded_starts(extras, ["digit"], training)
+    assert set(starts) == {(architecture, "digit") for architecture in study.ARCHITECTURES}
+    start = starts["alexnet", "digit"]
+    # the embedded run's own fold-0 model: the one its chapter trains and caches
+    embedded = study.run_fold(extras["digit"].corpus, "alexnet", "digit", 0, TINY,
+                              progress=False, signals=extras["digit"].signals)
+    assert embedded.trained.config == start.config
+    tuned = study.run_fold(sample, "alexnet", "digit", 0, {**TINY, "learning_rate": 1e-9},
+                           progress=False, extra=extras["digit"], start=start)
+    assert tuned.trained.config.start == start.config.key()
+    for before, after in zip(start.model.state_dict().values(),
+                             tuned.trained.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="list the task in mix_embedded"):
+        study.embedded_starts(extras, ["sex"], training)
 
 
 def test_low_band_share_and_amplitude_correlation_measure_the_relevance(runs, monkeypatch):

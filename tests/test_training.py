@@ -57,8 +57,37 @@ def test_same_seed_same_weights_and_the_cache_returns_them(tmp_path, architectur
 
 def test_every_config_field_changes_the_cache_key():
     changed = [replace(CONFIG, seed=1), replace(CONFIG, steps=4), replace(CONFIG, width=0.1),
-               replace(CONFIG, cosine=True), replace(CONFIG, data_key="other")]
+               replace(CONFIG, cosine=True), replace(CONFIG, data_key="other"),
+               replace(CONFIG, start="a model's key")]
     assert len({CONFIG.key(), *(c.key() for c in changed)}) == 1 + len(changed)
+
+
+def test_training_started_from_a_model_begins_at_its_weights(tmp_path):
+    start = train(CONFIG, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    still = replace(CONFIG, learning_rate=1e-9, data_key="more toys", seed=1)
+    fresh = train(still, toy_signals(12, 3), toy_signals(6, 1), tmp_path, progress=False)
+    tuned = train(replace(still, start=start.config.key()), toy_signals(12, 3),
+                  toy_signals(6, 1), tmp_path, progress=False, start=start)
+    weights = [torch.cat([p.flatten() for p in m.model.parameters()])
+               for m in (start, fresh, tuned)]
+    torch.testing.assert_close(weights[2], weights[0], rtol=0, atol=1e-6)
+    assert (weights[1] - weights[0]).abs().max() > 1e-2  # a fresh start is elsewhere
+    assert len(list(tmp_path.glob("*.pt"))) == 3
+
+
+def test_a_start_that_does_not_fit_is_refused(tmp_path):
+    start = train(CONFIG, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="names the model None"):
+        train(CONFIG, toy_signals(), toy_signals(6, 1), tmp_path, start=start)
+    with pytest.raises(ValueError, match="the start model given is None"):
+        train(replace(CONFIG, start=start.config.key()), toy_signals(), toy_signals(6, 1),
+              tmp_path)
+    other = replace(CONFIG, architecture="alexnet", start=start.config.key())
+    with pytest.raises(ValueError, match="cannot start a .*alexnet.* from the weights"):
+        train(other, toy_signals(), toy_signals(6, 1), tmp_path, start=start)
+    with pytest.raises(ValueError, match="unit_input_init rescales a fresh first layer"):
+        replace(CONFIG, start=start.config.key(), unit_input_init=True)
+    assert len(list(tmp_path.glob("*.pt"))) == 1  # nothing trained by a refused call
 
 
 def test_spec_augment_changes_alexnets_training_and_is_refused_for_waveforms(tmp_path):

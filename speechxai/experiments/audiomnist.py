@@ -107,16 +107,18 @@ def fold_speakers(corpus: DigitCorpus, task: str, index: int) -> tuple[list[str]
 def fold_config(corpus: DigitCorpus, architecture: str, task: str, index: int,
                 training: dict, seed: int = 0,
                 train_speakers: list[str] | None = None,
-                extra: DigitCorpus | None = None) -> TrainingConfig:
+                extra: DigitCorpus | None = None,
+                start: TrainedModel | None = None) -> TrainingConfig:
     """The ``TrainingConfig`` of :func:`run_fold`'s model (its cache key): the corpus, the
     fold's training speakers (``train_speakers`` if already known, else
     :func:`fold_speakers`), the ``extra`` corpus whose recordings join them, the profile's
-    ``training`` fields and the seed ``seed + index``."""
+    ``training`` fields, the seed ``seed + index`` and the key of the ``start`` model."""
     train_speakers = train_speakers or fold_speakers(corpus, task, index)[0]
     data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
     if extra is not None:
         data_key += f"+{corpus_key(extra)}"
-    return TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
+    return TrainingConfig(architecture, task, data_key, seed=seed + index,
+                          start=start.config.key() if start is not None else None, **training)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,20 @@ def extra_training(corpora: dict[str, DigitCorpus], progress: bool = True
     return {task: ExtraTraining(corpus, signals[task]) for task, corpus in corpora.items()}
 
 
+def embedded_starts(extras: dict[str, ExtraTraining], tasks: Sequence[str], training: dict,
+                    seed: int = 0, progress: bool = True) -> dict[tuple[str, str], TrainedModel]:
+    """For each of ``tasks`` and both networks, the embedded run's fold-0 model (trained on
+    the ``extras`` corpus with the embedded profile's ``training[architecture][task]``, so
+    the model ``make book`` caches): the start of fine-tuning on real speech."""
+    if missing := sorted(set(tasks) - set(extras)):
+        raise ValueError(f"no embedded corpus to start the {', '.join(missing)} models from: "
+                         f"list the task in mix_embedded too")
+    return {(architecture, task): run_fold(extras[task].corpus, architecture, task, 0,
+                                           training[architecture][task], seed, progress,
+                                           extras[task].signals).trained
+            for architecture in ARCHITECTURES for task in tasks}
+
+
 def run_fold(
     corpus: DigitCorpus,
     architecture: str,
@@ -157,6 +173,7 @@ def run_fold(
     progress: bool = True,
     signals: DigitSignals | None = None,
     extra: ExtraTraining | None = None,
+    start: TrainedModel | None = None,
 ) -> FoldRun:
     """Train ``architecture`` for ``task`` on fold ``index`` (or load it from the on-disk
     cache) and measure test accuracy on the fold's held-out speakers.
@@ -164,15 +181,16 @@ def run_fold(
     ``training`` holds the ``TrainingConfig`` fields the profile sets (steps, optimizer,
     learning rate, width, augment, ...). ``signals``: the corpus already loaded at 8 kHz
     (``load_signals``), to load it once for several calls. ``extra``: recordings of another
-    corpus that join the training set (:func:`extra_training`).
+    corpus that join the training set (:func:`extra_training`). ``start``: a trained model
+    whose weights training starts from (:func:`embedded_starts`; fine-tuning).
     """
     signals = signals or load_signals(corpus, corpus.speakers, progress=progress)
     train_speakers, val_speakers, test_speakers = fold_speakers(corpus, task, index)
     parts = [signals.of_speakers(s) for s in (train_speakers, val_speakers, test_speakers)]
     config = fold_config(corpus, architecture, task, index, training, seed, train_speakers,
-                         extra.corpus if extra else None)
+                         extra.corpus if extra else None, start)
     trained = train(config, parts[0] + extra.signals if extra else parts[0], parts[1],
-                    progress=progress)
+                    progress=progress, start=start)
     test = parts[2]
     predicted = predict(trained.model, trained.inputs(test, seed)).numpy()
     return FoldRun(index, trained, train_speakers, test, predicted == test.labels(task))
@@ -188,11 +206,12 @@ def run_folds(
     progress: bool = True,
     signals: DigitSignals | None = None,
     extra: ExtraTraining | None = None,
+    start: TrainedModel | None = None,
 ) -> list[FoldRun]:
     """:func:`run_fold` on the first ``n_folds`` folds (all when ``None``)."""
     signals = signals or load_signals(corpus, corpus.speakers, progress=progress)
     return [run_fold(corpus, architecture, task, index, training, seed, progress, signals,
-                     extra)
+                     extra, start)
             for index in range(len(folds(corpus, task)))[:n_folds]]
 
 
