@@ -52,7 +52,8 @@ def main() -> None:
     start = None
     if args.start == "embedded":
         start = study.embedded_starts(extras, ["digit"], embedded["training"], args.seed,
-                                      progress=False)[args.architecture, "digit"]
+                                      progress=False, architectures=[args.architecture]
+                                      )[args.architecture, "digit"]
         row["start_validation_synthetic"] = round(start.history["val_accuracy"][-1], 4)
         recipe["unit_input_init"] = False
     corpus = open_corpus("real", task="digit", seed=args.seed)

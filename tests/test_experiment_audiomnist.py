@@ -160,6 +160,8 @@ def test_fine_tuning_starts_every_fold_from_the_embedded_runs_model(sample, tmp_
     for before, after in zip(start.model.state_dict().values(),
                              tuned.trained.model.state_dict().values(), strict=True):
         torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
+    assert list(study.embedded_starts(extras, ["digit"], training,
+                                      architectures=["audionet"])) == [("audionet", "digit")]
     with pytest.raises(ValueError, match="list the task in mix_embedded"):
         study.embedded_starts(extras, ["sex"], training)
 

@@ -150,9 +150,11 @@ def extra_training(corpora: dict[str, DigitCorpus], progress: bool = True
 
 
 def embedded_starts(extras: dict[str, ExtraTraining], tasks: Sequence[str], training: dict,
-                    seed: int = 0, progress: bool = True) -> dict[tuple[str, str], TrainedModel]:
-    """For each of ``tasks`` and both networks, the embedded run's fold-0 model (trained on
-    the ``extras`` corpus with the embedded profile's ``training[architecture][task]``, so
+                    seed: int = 0, progress: bool = True,
+                    architectures: Sequence[str] = ARCHITECTURES,
+                    ) -> dict[tuple[str, str], TrainedModel]:
+    """For each of ``tasks`` and ``architectures``, the embedded run's fold-0 model (trained
+    on the ``extras`` corpus with the embedded profile's ``training[architecture][task]``, so
     the model ``make book`` caches): the start of fine-tuning on real speech."""
     if missing := sorted(set(tasks) - set(extras)):
         raise ValueError(f"no embedded corpus to start the {', '.join(missing)} models from: "
@@ -160,7 +162,7 @@ def embedded_starts(extras: dict[str, ExtraTraining], tasks: Sequence[str], trai
     return {(architecture, task): run_fold(extras[task].corpus, architecture, task, 0,
                                            training[architecture][task], seed, progress,
                                            extras[task].signals).trained
-            for architecture in ARCHITECTURES for task in tasks}
+            for architecture in architectures for task in tasks}
 
 
 def run_fold(
