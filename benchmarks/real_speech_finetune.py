@@ -4,12 +4,12 @@
 ``--start embedded`` first trains (or loads from the book's cache) the embedded quick
 profile's model of the same network (``experiments.audiomnist.embedded_starts``: the model
 ``make book`` caches) and starts the fold's training from its weights
-(``TrainingConfig.start``; no unit-input scaling then); ``--start scratch`` is the real run's
-own recipe. Both train on the fold's 4 FSDD speakers beside the embedded voices
-(``mix_embedded``) with the real quick profile's recipe and print one JSON line: accuracy on
-the validation speaker (by which alone a recipe may be chosen) and on the held-out test
-speaker, wall time and the CPU. The models land in the book's cache under keys that name
-their start.
+(``TrainingConfig.start``; ``fold_config`` drops the unit-input scaling then);
+``--start scratch`` is the real run's own recipe. Both train on the fold's 4 FSDD speakers
+beside the embedded voices (``mix_embedded``) with the real quick profile's recipe and print
+one JSON line: accuracy on the validation speaker (by which alone a recipe may be chosen) and
+on the held-out test speaker, wall time and the CPU. The models land in the book's cache
+under keys that name their start.
 
 Run: ``.venv/bin/python benchmarks/real_speech_finetune.py --architecture audionet
 --start embedded --fold 0``
@@ -55,7 +55,6 @@ def main() -> None:
                                       progress=False, architectures=[args.architecture]
                                       )[args.architecture, "digit"]
         row["start_validation_synthetic"] = round(start.history["val_accuracy"][-1], 4)
-        recipe["unit_input_init"] = False
     corpus = open_corpus("real", task="digit", seed=args.seed)
     signals = load_signals(corpus, corpus.speakers, progress=False)
     run = study.run_fold(corpus, args.architecture, "digit", args.fold, recipe, args.seed,

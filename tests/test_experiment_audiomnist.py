@@ -154,9 +154,11 @@ def test_fine_tuning_starts_every_fold_from_the_embedded_runs_model(sample, tmp_
     embedded = study.run_fold(extras["digit"].corpus, "alexnet", "digit", 0, TINY,
                               progress=False, signals=extras["digit"].signals)
     assert embedded.trained.config == start.config
-    tuned = study.run_fold(sample, "alexnet", "digit", 0, {**TINY, "learning_rate": 1e-9},
-                           progress=False, extra=extras["digit"], start=start)
+    recipe = {**TINY, "learning_rate": 1e-9, "unit_input_init": True}  # as the real profile's
+    tuned = study.run_fold(sample, "alexnet", "digit", 0, recipe, progress=False,
+                           extra=extras["digit"], start=start)
     assert tuned.trained.config.start == start.config.key()
+    assert not tuned.trained.config.unit_input_init  # the start's weights stay as they are
     for before, after in zip(start.model.state_dict().values(),
                              tuned.trained.model.state_dict().values(), strict=True):
         torch.testing.assert_close(after, before, rtol=0, atol=1e-6)

@@ -112,13 +112,15 @@ def fold_config(corpus: DigitCorpus, architecture: str, task: str, index: int,
     """The ``TrainingConfig`` of :func:`run_fold`'s model (its cache key): the corpus, the
     fold's training speakers (``train_speakers`` if already known, else
     :func:`fold_speakers`), the ``extra`` corpus whose recordings join them, the profile's
-    ``training`` fields, the seed ``seed + index`` and the key of the ``start`` model."""
+    ``training`` fields, the seed ``seed + index`` and the key of the ``start`` model (whose
+    weights are kept as they are: no unit-input scaling of a started model)."""
     train_speakers = train_speakers or fold_speakers(corpus, task, index)[0]
     data_key = f"{corpus_key(corpus)}:{task}:{','.join(train_speakers)}"
     if extra is not None:
         data_key += f"+{corpus_key(extra)}"
-    return TrainingConfig(architecture, task, data_key, seed=seed + index,
-                          start=start.config.key() if start is not None else None, **training)
+    if start is not None:
+        training = {**training, "unit_input_init": False, "start": start.config.key()}
+    return TrainingConfig(architecture, task, data_key, seed=seed + index, **training)
 
 
 @dataclass(frozen=True)
