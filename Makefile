@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   create .venv, install, run every chapter at `quick`, build _build/html
-#               (DATASET=real: on real human speech; PROFILE=smoke|quick|paper)
+#               (DATASET=real: on real human speech; PROFILE=smoke|quick|paper; JOBS=N:
+#               chapters at once, same records)
 #   make test   the same set-up, then ruff and pytest (unit tests, every chapter at
 #               `smoke` through the runner, records against tests/baselines, browser test)
 #   make check-quick   the book at `quick`, then its records and claims against
@@ -14,6 +15,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PROFILE ?= quick
 DATASET ?=
+JOBS ?= 1
 
 .PHONY: book test check-quick bench install lint clean
 
@@ -32,7 +34,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 book: $(INSTALLED)
-	$(BIN)/speechxai book run --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
+	$(BIN)/speechxai book run --profile $(PROFILE) --jobs $(JOBS) $(if $(DATASET),--dataset $(DATASET))
 	$(BIN)/speechxai book build $(if $(DATASET),--dataset $(DATASET))
 
 # Two pytest workers (pytest-xdist), each test file on one: the smoke book (test_book.py),
@@ -45,7 +47,7 @@ test: $(INSTALLED) lint
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadfile
 
 check-quick: $(INSTALLED)
-	$(BIN)/speechxai book run --profile quick $(if $(DATASET),--dataset $(DATASET))
+	$(BIN)/speechxai book run --profile quick --jobs $(JOBS) $(if $(DATASET),--dataset $(DATASET))
 	$(BIN)/speechxai book check --profile quick $(if $(DATASET),--dataset $(DATASET))
 
 bench: $(INSTALLED)

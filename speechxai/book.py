@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,10 @@ import yaml
 from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
+TRAINED_LOG_ENV = "SPEECHXAI_TRAINED_LOG"
+"""Inside ``speechxai book run``: the file that :func:`speechxai.model_cache.load_or_train`
+appends the name of every checkpoint the chapter's kernel trains to, a line each (how the
+runner tells a chapter that trained from one that loaded)."""
 BUILD_CONFIG_NAME = "_config.yml"
 
 
@@ -163,6 +168,19 @@ class ChapterFailed(RuntimeError):
             f"chapter {chapter!r} failed in this cell:\n{_indent(cell_source)}\n{error}"
         )
 
+    def __reduce__(self):  # raised in a worker process of run_chapters, re-raised here
+        return ChapterFailed, (self.chapter, self.cell_source, self.error)
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """One chapter's run: its records, wall time and how many models it trained."""
+
+    chapter: str
+    records: dict[str, float]
+    seconds: float
+    trained: int
+
 
 class ParameterError(ValueError):
     """A ``-p`` override no chapter takes, a ``profile`` override against ``--profile``, or
@@ -248,35 +266,45 @@ def timing_path(build_dir: Path) -> Path:
     return build_dir / "records" / "timing.json"
 
 
-def cached_models(root: Path) -> set[str]:
-    """The checkpoints in the model cache the chapters of ``root`` use (``data_root()/models``
-    seen from ``root``, their working directory)."""
-    from speechxai.datasets.corpus import data_root
-
-    return {path.name for path in (root / data_root() / "models").glob("*.pt")}
-
-
 def _merge_timing(build_dir: Path, keys: tuple[str, ...], entry: dict) -> None:
     """Set ``timing.json[keys[0]]...[keys[-1]]`` to ``entry`` stamped with the time
-    ("at"), keeping everything else in the file."""
+    ("at"), keeping everything else in the file (under a lock: chapters running beside each
+    other finish at any time)."""
+    from speechxai.locking import exclusive_lock
+
     path = timing_path(build_dir)
-    timing = json.loads(path.read_text()) if path.exists() else {}
-    node = timing
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = {**entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    write_json(path, timing)
+    with exclusive_lock(path):
+        timing = json.loads(path.read_text()) if path.exists() else {}
+        node = timing
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = {**entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        write_json(path, timing)
 
 
 def record_timing(build_dir: Path, profile: str, chapter: str, seconds: float,
-                  trained: int) -> None:
+                  trained: int, jobs: int = 1) -> None:
     """Merge one chapter's wall time into ``timing.json``: ``{profile: {chapter: {cache:
-    {"seconds", "models_trained", "at"}}}}``. ``cache`` is "cold" when the chapter wrote
-    ``trained`` > 0 checkpoints into the model cache (it trained instead of loading) and
-    "warm" otherwise, so a cold and a warm run of the book both stay on record; a chapter
-    that trains nothing costs the same either way and only has "warm"."""
+    {"seconds", "models_trained", "jobs", "at"}}}}``. ``cache`` is "cold" when the chapter
+    trained ``trained`` > 0 models (its kernel wrote them into the model cache instead of
+    loading them) and "warm" otherwise, so a cold and a warm run of the book both stay on
+    record; a chapter that trains nothing costs the same either way and only has "warm".
+    ``jobs`` > 1: the chapter ran beside others (:func:`run_chapters`), sharing the cores."""
     _merge_timing(build_dir, (profile, chapter, "cold" if trained else "warm"),
-                  {"seconds": round(seconds, 3), "models_trained": trained})
+                  {"seconds": round(seconds, 3), "models_trained": trained, "jobs": jobs})
+
+
+BOOK_RUN = "book run"
+"""Key of ``timing.json[profile]`` that holds the wall time of the last ``book run`` of every
+chapter, beside the chapters' own times (which overlap when chapters ran beside each other)."""
+
+
+def record_run_time(build_dir: Path, profile: str, seconds: float, trained: int,
+                    jobs: int) -> None:
+    """Merge the wall time of a run of every chapter into ``timing.json[profile][BOOK_RUN]``,
+    "cold" or "warm" as :func:`record_timing`."""
+    _merge_timing(build_dir, (profile, BOOK_RUN, "cold" if trained else "warm"),
+                  {"seconds": round(seconds, 3), "models_trained": trained, "jobs": jobs})
 
 
 HTML_BUILD = "html build"
@@ -296,8 +324,9 @@ def run_chapter(
     build_dir: Path,
     overrides: dict[str, object] | None = None,
     progress_bar: bool = True,
-) -> dict[str, float]:
-    """Execute one chapter headless; return its records.
+    jobs: int = 1,
+) -> ChapterRun:
+    """Execute one chapter headless; return its records and what it cost.
 
     The executed notebook lands in ``build_dir/notebooks/<chapter>.ipynb`` (``notebooks-<dataset>``
     for a run on another dataset, :func:`variant_dir`; also when it fails, so the traceback
@@ -305,7 +334,8 @@ def run_chapter(
     its working directory. Overrides the chapter does not declare in its parameters cell are
     not passed to it (:func:`check_overrides` refuses those that no chapter run takes). A
     chapter that succeeds has its wall time recorded (:func:`record_timing`); one whose
-    kernel dies raises :class:`ChapterFailed` naming the cell that was running.
+    kernel dies raises :class:`ChapterFailed` naming the cell that was running. ``jobs`` is
+    how many chapters run at once (:func:`run_chapters`), noted beside the wall time.
     """
     import jupytext
     import papermill
@@ -322,10 +352,13 @@ def run_chapter(
     output.parent.mkdir(parents=True, exist_ok=True)
     records_file = records_path(build_dir, chapter.name, profile, dataset)
     records_file.unlink(missing_ok=True)
-    previous = os.environ.get(RECORDS_FILE_ENV)
-    os.environ[RECORDS_FILE_ENV] = str(records_file.resolve())
+    trained_log = records_file.with_suffix(".trained")
+    trained_log.unlink(missing_ok=True)
+    environment = {RECORDS_FILE_ENV: str(records_file.resolve()),
+                   TRAINED_LOG_ENV: str(trained_log.resolve())}
+    previous = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)  # the kernel inherits them
     root = chapter.source.parent.parent
-    models_before = cached_models(root)
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -341,14 +374,111 @@ def run_chapter(
     except DeadKernelError:
         raise ChapterFailed(chapter.name, _running_cell(output), DEAD_KERNEL) from None
     finally:
-        if previous is None:
-            os.environ.pop(RECORDS_FILE_ENV, None)
-        else:
-            os.environ[RECORDS_FILE_ENV] = previous
-    trained = len(cached_models(root) - models_before)
-    record_timing(build_dir, run_name(profile, dataset), chapter.name,
-                  time.perf_counter() - started, trained)
-    return json.loads(records_file.read_text()) if records_file.exists() else {}
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    seconds = time.perf_counter() - started
+    trained = len(trained_log.read_text().splitlines()) if trained_log.exists() else 0
+    trained_log.unlink(missing_ok=True)
+    record_timing(build_dir, run_name(profile, dataset), chapter.name, seconds, trained, jobs)
+    records = json.loads(records_file.read_text()) if records_file.exists() else {}
+    return ChapterRun(chapter.name, records, seconds, trained)
+
+
+def run_chapters(
+    selected: list[Chapter],
+    profile: str,
+    build_dir: Path,
+    overrides: dict[str, object] | None = None,
+    progress_bar: bool = True,
+    jobs: int = 1,
+    report: Callable[[str], None] = print,
+) -> list[ChapterRun]:
+    """Run ``selected`` (in :func:`select`'s order) with up to ``jobs`` chapters at once and
+    return their runs in the order they ended; ``report`` gets a line as each starts and ends.
+
+    With ``jobs`` > 1 the chapters run in worker processes, the longest first (by their last
+    time on record: :func:`longest_first`), and the :data:`SUMMARY_CHAPTERS` after all others.
+    Each kernel keeps its thread count, so the records are a serial run's; a model two
+    chapters share is trained once (the model cache's lock); idle OpenMP threads wait
+    passively (``OMP_WAIT_POLICY=PASSIVE`` unless set) instead of spinning against the other
+    kernel's, which slowed two kernels several-fold (``benchmarks/README.md``, make test's
+    time). A chapter that fails raises :class:`ChapterFailed` once the chapters already
+    running end; none starts after it (serially: the first failure stops the run)."""
+    summaries = [chapter for chapter in selected if chapter.name in SUMMARY_CHAPTERS]
+    others = [chapter for chapter in selected if chapter.name not in SUMMARY_CHAPTERS]
+    runs = []
+    if jobs > 1 and len(others) > 1:
+        runs += _run_beside(longest_first(others, build_dir, profile, overrides),
+                            profile, build_dir, overrides, jobs, report)
+    else:
+        summaries = others + summaries
+    for chapter in summaries:
+        report(f"== {chapter.name} ({profile})")
+        run = run_chapter(chapter, profile, build_dir, overrides, progress_bar, jobs=1)
+        report(_ended(run))
+        runs.append(run)
+    return runs
+
+
+def longest_first(selected: list[Chapter], build_dir: Path, profile: str,
+                  overrides: dict[str, object] | None = None) -> list[Chapter]:
+    """``selected`` by their last wall time on record in ``timing.json`` for this run (cold
+    where on record, else warm), longest first; chapters never timed keep their order, last."""
+    path = timing_path(build_dir)
+    timing = json.loads(path.read_text()) if path.exists() else {}
+
+    def seconds(chapter: Chapter) -> float:
+        name = run_name(profile, dataset_variant(chapter.name, profile, overrides))
+        entry = timing.get(name, {}).get(chapter.name, {})
+        return entry.get("cold", entry.get("warm", {})).get("seconds", 0.0)
+
+    return sorted(selected, key=seconds, reverse=True)
+
+
+def _ended(run: ChapterRun) -> str:
+    trained = f", {run.trained} models trained" if run.trained else ""
+    return f"   {run.chapter}: {len(run.records)} records, {run.seconds:.1f} s{trained}"
+
+
+def _passive_waiting() -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the worker's kernels inherit it
+
+
+def _run_beside(ordered: list[Chapter], profile: str, build_dir: Path,
+                overrides: dict[str, object] | None, jobs: int,
+                report: Callable[[str], None]) -> list[ChapterRun]:
+    """:func:`run_chapters`' parallel part: ``ordered`` on a pool of ``jobs`` processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    report(f"== {', '.join(chapter.name for chapter in ordered)} ({profile}), "
+           f"{jobs} at a time")
+    runs, failures = [], []
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_passive_waiting) as pool:
+        futures = {pool.submit(run_chapter, chapter, profile, build_dir, overrides, False,
+                               jobs): chapter for chapter in ordered}
+        for future in as_completed(futures):
+            try:
+                runs.append(future.result())
+                report(_ended(runs[-1]))
+            except ChapterFailed as failure:
+                failures.append(failure)
+            except BrokenProcessPool:
+                failures.append(ChapterFailed(futures[future].name, "(its runner process)",
+                                              DEAD_KERNEL))
+            if failures:
+                for pending in futures:
+                    pending.cancel()
+    if failures:
+        for failure in failures[1:]:
+            report(f"error: {failure}")
+        raise failures[0]
+    return runs
 
 
 DEAD_KERNEL = ("the kernel died without a Python error: most often the system killed it for "

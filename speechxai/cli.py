@@ -14,13 +14,20 @@ import yaml
 from speechxai import baselines, book
 from speechxai.datasets import DATASETS
 from speechxai.model_cache import RETRAIN_ENV
-from speechxai.profiles import DEFAULT_PROFILE, PROFILES
+from speechxai.profiles import COMMON, DEFAULT_PROFILE, PROFILES
 
 
 def _parse_value(text: str) -> object:
     """``-p`` values are read as YAML scalars: 3 -> int, 0.5 -> float, true -> bool."""
     value = yaml.safe_load(text)
     return text if value is None or isinstance(value, (list, dict)) else value
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a chapter parameter",
     )
     run.add_argument("--no-progress", action="store_true", help="hide per-cell progress bars")
+    run.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                     help="run up to N chapters at once, each in its own kernel (same "
+                          "records; per-cell progress bars only with 1; default 1)")
     run.add_argument("--retrain", action="store_true",
                      help="train every model the chapters use again instead of loading it "
                           "from the model cache")
@@ -147,17 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         except book.ParameterError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        for chapter in selected:
-            print(f"== {chapter.name} ({args.profile})", flush=True)
-            started = time.perf_counter()
-            try:
-                records = book.run_chapter(
-                    chapter, args.profile, build_dir, overrides, progress_bar=not args.no_progress
-                )
-            except book.ChapterFailed as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 1
-            print(f"   {len(records)} records, {time.perf_counter() - started:.1f} s", flush=True)
+        started = time.perf_counter()
+        try:
+            runs = book.run_chapters(selected, args.profile, build_dir, overrides,
+                                     progress_bar=not args.no_progress, jobs=args.jobs,
+                                     report=lambda line: print(line, flush=True))
+        except book.ChapterFailed as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if not args.chapters:  # the whole book: its wall time beside the chapters'
+            dataset = overrides.get("dataset")
+            name = book.run_name(args.profile, None if dataset in (None, COMMON["dataset"])
+                                 else dataset)
+            book.record_run_time(build_dir, name, time.perf_counter() - started,
+                                 sum(run.trained for run in runs), args.jobs)
         return 0
 
     if args.action == "build":

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import torch
 
+from speechxai.book import TRAINED_LOG_ENV
 from speechxai.locking import exclusive_lock
 
 MAGIC = b"speechxai-model-v1 sha256="
@@ -157,4 +158,12 @@ def load_or_train(path: Path, train: Callable[[], dict], restore: Callable[[dict
             print(f"model cache: {path} is unusable ({problem}); training it again")
         payload = train()
         save(payload, path)
+        _log_trained(path)
         return restore(payload)
+
+
+def _log_trained(path: Path) -> None:
+    log = os.environ.get(TRAINED_LOG_ENV)
+    if log:
+        with open(log, "a") as file:
+            file.write(f"{path.name}\n")

@@ -154,6 +154,12 @@ def test_book_timing_totals_against_targets(benchmarks, tiny_book, monkeypatch):
     assert rows["6 book quick, cold total"]["holds"] is False
     assert "HTML build 90 s" in rows["6 book quick, cold total"]["note"]
     assert rows["6 book quick, warm total"]["value"] == pytest.approx(10.5)
+    # chapters run beside each other overlap: the whole run's wall time is the total
+    book.record_run_time(tiny_book / "_build", "quick", 1200.0, trained=3, jobs=2)
+    rows = {row["figure"]: row for row in book_timing.run(profile="quick")}
+    assert rows["6 book quick, cold total"]["value"] == pytest.approx(21.5)
+    assert rows["6 book quick, cold total"]["note"].startswith("wall time of `book run --jobs 2`")
+    assert rows["6 book quick, warm total"]["value"] == pytest.approx(10.5)
 
 
 def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tiny_book,
@@ -161,14 +167,17 @@ def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tin
     monkeypatch.delenv("SPEECHXAI_DATA_DIR", raising=False)
     source = write_chapter(tiny_book, "trains", ["""
         from speechxai.datasets.corpus import data_root
-        (data_root() / "models").mkdir(parents=True, exist_ok=True)
-        (data_root() / "models" / "toy-digit-0123.pt").touch()
+        from speechxai.model_cache import load_or_train
+        load_or_train(data_root() / "models" / "toy-digit-0123.pt", lambda: {"w": 1},
+                      lambda payload: payload)
+        # as a chapter running beside this one would: a checkpoint this kernel did not train
+        (data_root() / "models" / "written-beside.pt").touch()
     """], 'profile = "smoke"')
     build_dir = tiny_book / "_build"
     book.write_json(book.timing_path(build_dir), {"quick": {"echo": {"warm": {"seconds": 1}}}})
     chapter = book.Chapter("trains", source)
-    for _ in range(2):
-        book.run_chapter(chapter, "smoke", build_dir, progress_bar=False)
+    runs = [book.run_chapter(chapter, "smoke", build_dir, progress_bar=False) for _ in range(2)]
+    assert [run.trained for run in runs] == [1, 0]
 
     book.record_build_time(build_dir, 12.5)
     timing = json.loads(book.timing_path(build_dir).read_text())

@@ -170,3 +170,87 @@ def test_a_run_on_another_dataset_keeps_the_default_runs_notebooks(tiny_book):
     assert book.variant_dir(tiny_book, "html", "real") == tiny_book / "html-real"
     with pytest.raises(FileNotFoundError, match=r"`speechxai book run --dataset real` first"):
         book.build(tiny_book, tiny_book / "_build", "real")  # 'broken' was not run on it
+
+
+TRAINS_A_NETWORK = """
+    import os
+    import torch
+    from speechxai.book import record
+    torch.manual_seed(seed)
+    network = torch.nn.Sequential(torch.nn.Conv1d(1, 8, 9), torch.nn.ReLU(),
+                                  torch.nn.Flatten(), torch.nn.Linear(8 * 56, 3))
+    optimizer = torch.optim.Adam(network.parameters(), 1e-2)
+    signals, labels = torch.randn(32, 1, 64), torch.randint(0, 3, (32,))
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(network(signals), labels)
+        loss.backward()
+        optimizer.step()
+    record("loss", loss.item())
+    record("passive", os.environ.get("OMP_WAIT_POLICY") == "PASSIVE")
+"""
+
+
+@pytest.fixture
+def parallel_book(tiny_book):
+    """Two chapters that train a small network and a summary chapter that counts the other
+    chapters' records files."""
+    parameters = 'profile = "quick"\ndataset = "embedded"\nseed = 0'
+    for name in ("first", "second"):
+        write_chapter(tiny_book, name, [TRAINS_A_NETWORK], parameters)
+    write_chapter(tiny_book, "findings", ["""
+        from speechxai.book import record, records_dir
+        record("chapters_before", len([path for path in records_dir().glob("*.smoke.json")
+                                       if not path.name.startswith("findings")]))
+    """], parameters)
+    (tiny_book / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/findings\n"
+        "  - file: book/first\n  - file: book/second\n")
+    return tiny_book
+
+
+def test_chapters_beside_each_other_give_the_serial_records(parallel_book):
+    records = {}
+    for jobs in ("1", "2"):
+        build_dir = parallel_book / f"_build-{jobs}"
+        result = speechxai("book", "run", "--profile", "smoke", "--jobs", jobs, "--no-progress",
+                           "--build-dir", str(build_dir), cwd=parallel_book)
+        assert result.returncode == 0, result.stderr
+        records[jobs] = {name: json.loads(book.records_path(build_dir, name, "smoke").read_text())
+                         for name in ("first", "second", "findings")}
+        timing = json.loads(book.timing_path(build_dir).read_text())["smoke"]
+        assert timing["first"]["warm"]["jobs"] == int(jobs)
+        assert timing[book.BOOK_RUN]["warm"]["jobs"] == int(jobs)
+        assert 0 < timing[book.BOOK_RUN]["warm"]["seconds"] < 300
+    # same losses bit for bit; the summary ran after both; kernels beside others wait passively
+    for name in ("first", "second"):
+        assert records["1"][name]["loss"] == records["2"][name]["loss"]
+        assert records["2"][name]["passive"] == 1.0
+    assert records["1"]["findings"] == records["2"]["findings"] == {"chapters_before": 2.0}
+
+
+def test_a_failing_chapter_beside_others_stops_the_run_and_names_its_cell(tiny_book):
+    result = speechxai("book", "run", "--profile", "smoke", "--jobs", "2", "--no-progress",
+                       cwd=tiny_book)
+    assert result.returncode == 1
+    assert "chapter 'broken' failed in this cell" in result.stderr
+    assert "RuntimeError: the model did not converge" in result.stderr
+    assert (tiny_book / "_build/records/echo.smoke.json").exists()
+    assert "book run" not in json.loads(book.timing_path(tiny_book / "_build").read_text())["smoke"]
+
+
+def test_jobs_must_be_a_positive_count(tiny_book):
+    result = speechxai("book", "run", "--jobs", "0", cwd=tiny_book)
+    assert result.returncode == 2 and "must be at least 1, got 0" in result.stderr
+
+
+def test_longest_chapters_start_first(tiny_book):
+    chapters = book.chapters(tiny_book)
+    build_dir = tiny_book / "_build"
+    assert book.longest_first(chapters, build_dir, "quick") == chapters  # nothing on record
+    book.write_json(book.timing_path(build_dir), {"quick": {
+        "echo": {"warm": {"seconds": 5}}, "broken": {"warm": {"seconds": 1},
+                                                     "cold": {"seconds": 60}}}})
+    assert [c.name for c in book.longest_first(chapters, build_dir, "quick")] == ["broken",
+                                                                                   "echo"]
+    assert book.longest_first(chapters, build_dir, "smoke") == chapters
