@@ -51,8 +51,8 @@ def main() -> None:
            "seed": args.seed, "steps": recipe["steps"]}
     start = None
     if args.start == "embedded":
-        start = study.embedded_starts(extras, ["digit"], embedded["training"], args.seed,
-                                      progress=False, architectures=[args.architecture]
+        start = study.embedded_starts(extras, [f"{args.architecture}.digit"],
+                                      embedded["training"], args.seed, progress=False
                                       )[args.architecture, "digit"]
         row["start_validation_synthetic"] = round(start.history["val_accuracy"][-1], 4)
     corpus = open_corpus("real", task="digit", seed=args.seed)

@@ -147,7 +147,7 @@ def test_fine_tuning_starts_every_fold_from_the_embedded_runs_model(sample, tmp_
         {"digit": SpokenDigits(n_speakers=2, per_digit=1, seed=0, root=tmp_path,
                                progress=False)}, progress=False)
     training = {architecture: {"digit": TINY} for architecture in study.ARCHITECTURES}
-    starts = study.embedded_starts(extras, ["digit"], training)
+    starts = study.embedded_starts(extras, ["alexnet.digit", "audionet.digit"], training)
     assert set(starts) == {(architecture, "digit") for architecture in study.ARCHITECTURES}
     start = starts["alexnet", "digit"]
     # the embedded run's own fold-0 model: the one its chapter trains and caches
@@ -162,10 +162,13 @@ def test_fine_tuning_starts_every_fold_from_the_embedded_runs_model(sample, tmp_
     for before, after in zip(start.model.state_dict().values(),
                              tuned.trained.model.state_dict().values(), strict=True):
         torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
-    assert list(study.embedded_starts(extras, ["digit"], training,
-                                      architectures=["audionet"])) == [("audionet", "digit")]
+    assert list(study.embedded_starts(extras, ["audionet.digit"], training)) == [
+        ("audionet", "digit")]
     with pytest.raises(ValueError, match="list the task in mix_embedded"):
-        study.embedded_starts(extras, ["sex"], training)
+        study.embedded_starts(extras, ["alexnet.sex"], training)
+    for wrong in ("digit", "resnet.digit", "alexnet.age"):
+        with pytest.raises(ValueError, match=f"unknown model.*{wrong}.*<architecture>.<task>"):
+            study.embedded_starts(extras, [wrong], training)
 
 
 def test_low_band_share_and_amplitude_correlation_measure_the_relevance(runs, monkeypatch):

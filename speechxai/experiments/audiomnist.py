@@ -151,20 +151,26 @@ def extra_training(corpora: dict[str, DigitCorpus], progress: bool = True
     return {task: ExtraTraining(corpus, signals[task]) for task, corpus in corpora.items()}
 
 
-def embedded_starts(extras: dict[str, ExtraTraining], tasks: Sequence[str], training: dict,
+def embedded_starts(extras: dict[str, ExtraTraining], models: Sequence[str], training: dict,
                     seed: int = 0, progress: bool = True,
-                    architectures: Sequence[str] = ARCHITECTURES,
                     ) -> dict[tuple[str, str], TrainedModel]:
-    """For each of ``tasks`` and ``architectures``, the embedded run's fold-0 model (trained
-    on the ``extras`` corpus with the embedded profile's ``training[architecture][task]``, so
-    the model ``make book`` caches): the start of fine-tuning on real speech."""
-    if missing := sorted(set(tasks) - set(extras)):
+    """For each of ``models`` (``"<architecture>.<task>"``, as the records name them), the
+    embedded run's fold-0 model (trained on the ``extras`` corpus with the embedded profile's
+    ``training[architecture][task]``, so the model ``make book`` caches): the start of
+    fine-tuning on real speech."""
+    named = [tuple(model.split(".", 1)) for model in models]
+    if unknown := [model for model, (architecture, *task) in zip(models, named, strict=True)
+                   if architecture not in ARCHITECTURES or task not in (["digit"], ["sex"])]:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}: name them <architecture>."
+                         f"<task>, architecture one of {', '.join(ARCHITECTURES)}, task digit "
+                         f"or sex")
+    if missing := sorted({task for _, task in named} - set(extras)):
         raise ValueError(f"no embedded corpus to start the {', '.join(missing)} models from: "
                          f"list the task in mix_embedded too")
     return {(architecture, task): run_fold(extras[task].corpus, architecture, task, 0,
                                            training[architecture][task], seed, progress,
                                            extras[task].signals).trained
-            for architecture in architectures for task in tasks}
+            for architecture, task in named}
 
 
 def run_fold(
