@@ -397,7 +397,8 @@ def run_chapters(
     report: Callable[[str], None] = print,
 ) -> list[ChapterRun]:
     """Run ``selected`` (in :func:`select`'s order) with up to ``jobs`` chapters at once and
-    return their runs in the order they ended; ``report`` gets a line as each starts and ends.
+    return their runs in the order they ended; ``report`` gets a line as chapters start and as
+    each ends.
 
     With ``jobs`` > 1 the chapters run in worker processes, the longest first (by their last
     time on record: :func:`longest_first`), and the :data:`SUMMARY_CHAPTERS` after all others.
