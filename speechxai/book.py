@@ -351,6 +351,7 @@ def run_chapter(
               / f"{chapter.name}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
     records_file = records_path(build_dir, chapter.name, profile, dataset)
+    records_file.parent.mkdir(parents=True, exist_ok=True)  # the kernel writes beside it
     records_file.unlink(missing_ok=True)
     trained_log = records_file.with_suffix(".trained")
     trained_log.unlink(missing_ok=True)
