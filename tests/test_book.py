@@ -20,7 +20,7 @@ import soundfile
 from conftest import ROOT
 from conftest import run_book as speechxai
 
-from speechxai.book import HTML_BUILD, chapters, timing_path
+from speechxai.book import BOOK_RUN, HTML_BUILD, chapters, timing_path
 
 pytestmark = pytest.mark.book
 
@@ -44,7 +44,9 @@ def test_smoke_records_agree_with_the_committed_baselines(smoke_build):
 def test_the_html_build_records_its_wall_time(smoke_build):
     timing = json.loads(timing_path(smoke_build).read_text())
     assert 0 < timing[HTML_BUILD]["seconds"] < 1800
-    assert set(timing["smoke"]) == {chapter.name for chapter in chapters(ROOT)}
+    assert set(timing["smoke"]) == {chapter.name for chapter in chapters(ROOT)} | {BOOK_RUN}
+    assert timing["smoke"][BOOK_RUN]["warm" if "warm" in timing["smoke"][BOOK_RUN] else "cold"][
+        "jobs"] == 1
 
 
 def test_no_output_cell_holds_a_traceback(smoke_build):
