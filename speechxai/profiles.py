@@ -205,10 +205,6 @@ DATASET_SIZES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
                 "audionet": {"digit": {"steps": 200, **REAL_RECIPE, "augment": False},
                              "sex": {"steps": 100, **REAL_RECIPE}},
             },
-            # fine-tuned from the embedded run's model: validation speakers +0.045 on average
-            # over 2 folds x 2 seeds (3 of 4 pairs), test speakers +0.057 (4 of 4); AlexNet's
-            # one pair went the other way on validation (benchmarks/README, "fine-tuned")
-            "start_from_embedded": ["audionet.digit"],
         }},
     },
 }
