@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from speechxai.locking import exclusive_lock
 from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
@@ -270,8 +271,6 @@ def _merge_timing(build_dir: Path, keys: tuple[str, ...], entry: dict) -> None:
     """Set ``timing.json[keys[0]]...[keys[-1]]`` to ``entry`` stamped with the time
     ("at"), keeping everything else in the file (under a lock: chapters running beside each
     other finish at any time)."""
-    from speechxai.locking import exclusive_lock
-
     path = timing_path(build_dir)
     with exclusive_lock(path):
         timing = json.loads(path.read_text()) if path.exists() else {}
@@ -409,15 +408,13 @@ def run_chapters(
     kernel's, which slowed two kernels several-fold (``benchmarks/README.md``, make test's
     time). A chapter that fails raises :class:`ChapterFailed` once the chapters already
     running end; none starts after it (serially: the first failure stops the run)."""
-    summaries = [chapter for chapter in selected if chapter.name in SUMMARY_CHAPTERS]
     others = [chapter for chapter in selected if chapter.name not in SUMMARY_CHAPTERS]
-    runs = []
+    runs, serial = [], selected
     if jobs > 1 and len(others) > 1:
-        runs += _run_beside(longest_first(others, build_dir, profile, overrides),
-                            profile, build_dir, overrides, jobs, report)
-    else:
-        summaries = others + summaries
-    for chapter in summaries:
+        runs = _run_beside(longest_first(others, build_dir, profile, overrides),
+                           profile, build_dir, overrides, jobs, report)
+        serial = [chapter for chapter in selected if chapter.name in SUMMARY_CHAPTERS]
+    for chapter in serial:
         report(f"== {chapter.name} ({profile})")
         run = run_chapter(chapter, profile, build_dir, overrides, progress_bar, jobs=1)
         report(_ended(run))

@@ -158,12 +158,13 @@ def embedded_starts(extras: dict[str, ExtraTraining], models: Sequence[str], tra
     embedded run's fold-0 model (trained on the ``extras`` corpus with the embedded profile's
     ``training[architecture][task]``, so the model ``make book`` caches): the start of
     fine-tuning on real speech."""
-    named = [tuple(model.split(".", 1)) for model in models]
-    if unknown := [model for model, (architecture, *task) in zip(models, named, strict=True)
-                   if architecture not in ARCHITECTURES or task not in (["digit"], ["sex"])]:
+    named = [(architecture, task) for architecture, _, task in
+             (model.partition(".") for model in models)]
+    if unknown := [model for model, (architecture, task) in zip(models, named, strict=True)
+                   if architecture not in ARCHITECTURES or task not in TASKS]:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}: name them <architecture>."
-                         f"<task>, architecture one of {', '.join(ARCHITECTURES)}, task digit "
-                         f"or sex")
+                         f"<task>, architecture one of {', '.join(ARCHITECTURES)}, task one of "
+                         f"{', '.join(TASKS)}")
     if missing := sorted({task for _, task in named} - set(extras)):
         raise ValueError(f"no embedded corpus to start the {', '.join(missing)} models from: "
                          f"list the task in mix_embedded too")
