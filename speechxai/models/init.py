@@ -20,7 +20,7 @@ def he_initialise(model: nn.Module) -> nn.Module:
 
 
 def scaled(channels: int, width: float) -> int:
-    """``channels`` times ``width`` (at least one); ``width != 1`` only at ``smoke``."""
+    """``channels`` times ``width`` (at least one)."""
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
     return max(1, round(channels * width))
