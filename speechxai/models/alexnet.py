@@ -15,8 +15,8 @@ class AlexNet(nn.Module):
     0.5) and the output layer (10 digits or 2 sexes).
 
     ``width`` scales every hidden size (kept even for the grouped convolutions); the book
-    uses ``width != 1`` at ``smoke`` and for the digit model at ``quick`` (half as wide,
-    more steps). Input: (N, 1, 227, 227).
+    uses ``width != 1`` at ``smoke`` and at ``quick`` (half as wide, twice the steps).
+    Input: (N, 1, 227, 227).
     """
 
     def __init__(self, n_classes: int, width: float = 1.0):
