@@ -44,8 +44,9 @@ BUILD_CONFIG_NAME = "_config.yml"
 def record(name: str, value: float) -> float:
     """Record a headline figure of the running chapter (accuracy, AOPC, correlation...).
 
-    Inside ``speechxai book run`` the value lands in the chapter's records file; in an
-    interactive session it is only printed. Returns the value as a float.
+    Inside ``speechxai book run`` the value lands in the chapter's records file silently
+    (the built page shows the chapter's tables, not a line per record); in an interactive
+    session it is only printed. Returns the value as a float.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"a record needs a non-empty string name, got {name!r}")
@@ -56,7 +57,8 @@ def record(name: str, value: float) -> float:
         records = json.loads(records_file.read_text()) if records_file.exists() else {}
         records[name] = number
         write_json(records_file, records)
-    print(f"record: {name} = {number:.6g}")
+    else:
+        print(f"record: {name} = {number:.6g}")
     return number
 
 
@@ -508,6 +510,7 @@ WIDGET_PACKAGES = {
     "requirejs@2.3.7": "package/require.js",
 }
 WIDGET_CDN = "https://cdn.jsdelivr.net/npm/"
+STYLE_DIR = "_static"  # the book's style sheets (every *.css in it joins each page)
 
 
 def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | None:
@@ -548,8 +551,9 @@ def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
     run on another ``dataset`` into ``build_dir/html-<dataset>``, :func:`variant_dir`).
 
     Jupyter Book runs on a staging copy of the book in which every chapter's MyST source
-    is replaced by its executed notebook (never both: Sphinx refuses duplicates). The wall
-    time lands in ``timing.json`` (:func:`record_build_time`).
+    is replaced by its executed notebook (never both: Sphinx refuses duplicates); every page
+    links the style sheets of :data:`STYLE_DIR`. The wall time lands in ``timing.json``
+    (:func:`record_build_time`).
     """
     started = time.perf_counter()
     executed = variant_dir(build_dir, "notebooks", dataset)
@@ -565,6 +569,7 @@ def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
     if (root / "examples").is_dir():  # the API reference includes them
         shutil.copytree(root / "examples", site / "examples")
     shutil.copy(root / "_toc.yml", site)
+    shutil.copytree(root / STYLE_DIR, site / STYLE_DIR)
     for chapter in chapters(root):
         staged = site / chapter.source.relative_to(root)
         staged.unlink()
@@ -572,10 +577,12 @@ def build(root: Path, build_dir: Path, dataset: str | None = None) -> Path:
 
     config = yaml.safe_load((root / BUILD_CONFIG_NAME).read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["html_static_path"] = [STYLE_DIR]
+    sphinx_config["html_css_files"] = sorted(p.name for p in (root / STYLE_DIR).glob("*.css"))
     widget_js = vendor_widget_js(build_dir / "npm-cache", site / "_widgets_js")
     if widget_js is not None:
-        sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
-        sphinx_config["html_static_path"] = ["_widgets_js"]
+        sphinx_config["html_static_path"].append("_widgets_js")
         sphinx_config["nb_ipywidgets_js"] = widget_js
     else:
         print("npm not found: the widget players will load their JavaScript from the CDN")

@@ -4,6 +4,7 @@ committed baselines, and the built HTML opened in headless Chromium."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
@@ -92,7 +93,33 @@ def dump_dom(page: Path) -> str:
     return result.stdout
 
 
-def test_first_chapter_shows_figure_and_both_players_offline(smoke_build):
+def widget_players(dom: str) -> list[str]:
+    """The rendered ``ipywidgets.Audio`` elements that play data."""
+    players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
+    assert players, "no ipywidgets.Audio player rendered (widget JS missing?)"
+    assert all('src="blob:' in player for player in players), "a widget player has no data"
+    return players
+
+
+def labelled_sounds(page: Path) -> dict[str, tuple[np.ndarray, int]]:
+    """Label -> (signal, sample rate) of every labelled player (a ``VBox`` of a ``Label`` and
+    an ``ipywidgets.Audio``) in the widget state the page carries: what its players play."""
+    found = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>',
+                      page.read_text(), flags=re.S)
+    assert found, f"{page.name} carries no widget state"
+    state = json.loads(html.unescape(found.group(1)))["state"]
+    sounds = {}
+    for model in state.values():
+        children = [state[child.removeprefix("IPY_MODEL_")]
+                    for child in model["state"].get("children", ())]
+        if [child["model_name"] for child in children] == ["LabelModel", "AudioModel"]:
+            (value,) = [b["data"] for b in children[1]["buffers"] if b["path"] == ["value"]]
+            sounds[children[0]["state"]["value"]] = soundfile.read(
+                io.BytesIO(base64.b64decode(value)))
+    return sounds
+
+
+def test_first_chapter_shows_figure_and_one_player_per_sound_offline(smoke_build):
     page = smoke_build / "html" / "book" / "listening.html"
     dom = dump_dom(page)
 
@@ -101,14 +128,13 @@ def test_first_chapter_shows_figure_and_both_players_offline(smoke_build):
     pixels = matplotlib.image.imread(page.parent / figures[0])
     assert pixels.shape[0] > 200 and pixels.std() > 0.05, "the first figure looks empty"
 
-    embedded = re.search(r'<source src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', dom)
-    assert embedded, "no <audio> element carrying its data"
-    signal, rate = soundfile.read(io.BytesIO(base64.b64decode(embedded.group(1))))
+    sounds = labelled_sounds(page)
+    assert len(widget_players(dom)) == len(sounds), "a sound has more than one player"
+    assert "data:audio/wav" not in dom, "a widget's <audio> fallback is shown beside it"
+    assert re.search(r'<link[^>]+href="\.\./_static/speechxai\.css', dom), "no book style sheet"
+    assert "pre-wrap" in (page.parent.parent / "_static" / "speechxai.css").read_text()
+    signal, rate = next(iter(sounds.values()))
     assert rate == 22050 and signal.size / rate > 0.2 and abs(signal).max() > 0.1
-
-    widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
-    assert widget_players, "the ipywidgets.Audio player did not render (widget JS missing?)"
-    assert 'src="blob:' in widget_players[0], "the widget player has no audio data"
 
 
 def assert_figures(page: Path, dom: str, at_least: int, what: str) -> None:
@@ -133,18 +159,19 @@ def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
                      "Simulated reader"):
         assert any(expected in caption for caption in captions(dom)), f"no table {expected!r}"
 
-    sounds = re.findall(r'<source src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', dom)
-    assert len(sounds) >= 3, "no original + audible explanations as <audio> elements"
-    levels = []
-    for encoded in sounds[:3]:  # the original, ReLU(R)*x and ReLU(-R)*x
-        signal, rate = soundfile.read(io.BytesIO(base64.b64decode(encoded)))
+    sounds = labelled_sounds(page)
+    levels = {}
+    for label in ("original", "ReLU(R)·x: evidence for", "ReLU(−R)·x: evidence against"):
+        assert label in sounds, f"no player {label!r} of the audible explanations"
+        signal, rate = sounds[label]
         assert rate == 8000 and signal.size == 8000 and np.abs(signal).max() <= 1
-        levels.append(20 * np.log10(np.sqrt(np.mean(signal**2))))
-    assert abs(levels[0] + 23) < 0.5, f"original at {levels[0]:.1f} dBFS, not -23"
-    assert all(-40 < level < -20 for level in levels[1:]), f"explanations at {levels[1:]} dBFS"
+        levels[label] = 20 * np.log10(np.sqrt(np.mean(signal**2)))
+    original = levels.pop("original")
+    assert abs(original + 23) < 0.5, f"original at {original:.1f} dBFS, not -23"
+    assert all(-40 < level < -20 for level in levels.values()), f"explanations at {levels} dBFS"
 
-    widget_players = re.findall(r'<audio[^>]*class="[^"]*jupyter-widgets[^"]*"[^>]*>', dom)
-    assert len(widget_players) >= 3 and all('src="blob:' in p for p in widget_players)
+    assert len(widget_players(dom)) >= 3
+    assert "data:audio/wav" not in dom, "a widget's <audio> fallback is shown beside it"
     assert ">Score<" in dom, "the quiz's Score button did not render"
 
 

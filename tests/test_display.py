@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import matplotlib
@@ -11,6 +12,7 @@ import soundfile
 
 from speechxai import AudioError
 from speechxai.display import (
+    audio_player,
     embedded_player,
     plot_waveform_and_spectrogram,
     wav_bytes,
@@ -47,6 +49,15 @@ def test_players_carry_the_audio():
     label, player = box.children
     assert label.value == "a tone" and player.format == "wav"
     assert player.value == wav_bytes(signal, RATE)
+
+
+def test_audio_player_is_one_output_with_the_widget_first_and_the_audio_as_fallback():
+    signal = tone()
+    bundle = audio_player(signal, RATE, label="a <tone>")._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] and "a &lt;tone&gt;<br>" in bundle["text/html"]
+    embedded = base64.b64encode(wav_bytes(signal, RATE)).decode()
+    assert bundle["text/html"].count("<audio") == 1 and embedded in bundle["text/html"]
 
 
 def test_spectrogram_peaks_at_the_tone_frequency():

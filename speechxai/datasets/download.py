@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from speechxai.locking import exclusive_lock
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import DATA_DIR_ENV, NO_DIGIT, DigitCorpus, Entry, data_root
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import DIGIT_WORDS, DigitCorpus, Entry, data_root
 from speechxai.datasets.download import file_digest

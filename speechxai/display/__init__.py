@@ -9,6 +9,7 @@ from speechxai.display.asr import (
 from speechxai.display.audible import show_audible_explanations
 from speechxai.display.flipping import plot_flipping_curves
 from speechxai.display.players import (
+    audio_player,
     embedded_player,
     loudness_normalized,
     peak_normalized,
@@ -35,6 +36,7 @@ __all__ = [
     "Question",
     "Quiz",
     "character_labels",
+    "audio_player",
     "embedded_player",
     "loudness_normalized",
     "peak_normalized",

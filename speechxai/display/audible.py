@@ -7,19 +7,27 @@ import numpy as np
 
 from speechxai.attribution.audible import audible_explanation
 from speechxai.attribution.explanation import Explanation, waveform_and_relevance
-from speechxai.display.players import embedded_player, loudness_normalized, widget_player
+from speechxai.display.players import (
+    WithFallback,
+    embedded_player,
+    loudness_normalized,
+    widget_player,
+)
 
 
 def show_audible_explanations(
     waveform: np.ndarray | Explanation, relevance: np.ndarray | None = None,
     sample_rate: int | None = None, title: str = "",
 ) -> dict[str, np.ndarray]:
-    """Display the original and both audible explanations side by side as widget players,
-    then the same three as embedded ``<audio>`` elements (they work without widget JS).
-    All three are loudness-normalised; returns them by label for a listen-check.
+    """Display the original and both audible explanations side by side as widget players
+    (one output whose fallback, for viewers without widget JS, holds the same three as
+    embedded ``<audio>`` elements). All three are loudness-normalised; returns them by label
+    for a listen-check.
     ``waveform`` may be an :class:`~speechxai.Explanation` of a waveform (its first output)."""
+    from html import escape
+
     import ipywidgets
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     waveform, relevance, sample_rate = waveform_and_relevance(waveform, relevance, sample_rate)
     sounds = {
@@ -29,14 +37,14 @@ def show_audible_explanations(
         "ReLU(−R)·x: evidence against": loudness_normalized(
             audible_explanation(waveform, relevance, "negative")),
     }
-    display(ipywidgets.VBox([
-        ipywidgets.HTML(f"<b>{title}</b>"),
+    players = ipywidgets.VBox([
+        ipywidgets.HTML(f"<b>{escape(title)}</b>"),
         ipywidgets.HBox([widget_player(s, sample_rate, label) for label, s in sounds.items()],
                         layout=ipywidgets.Layout(flex_flow="row wrap")),
-    ]))
+    ])
     cells = "".join(
-        f"<td>{label}<br>{embedded_player(s, sample_rate)._repr_html_()}</td>"
+        f"<td>{escape(label)}<br>{embedded_player(s, sample_rate)._repr_html_()}</td>"
         for label, s in sounds.items()
     )
-    display(HTML(f"<table><tr>{cells}</tr></table>"))
+    display(WithFallback(players, f"<b>{escape(title)}</b><table><tr>{cells}</tr></table>"))
     return sounds

@@ -1,5 +1,6 @@
 """Audio players that survive static HTML: an embedded ``<audio>`` element carrying its
-data, and an ``ipywidgets.Audio`` player whose state is saved with the notebook."""
+data, an ``ipywidgets.Audio`` player whose state is saved with the notebook, and one output
+holding both (:func:`audio_player`), shown as the widget wherever widgets render."""
 
 from __future__ import annotations
 
@@ -62,3 +63,29 @@ def widget_player(waveform: np.ndarray, sample_rate: int, label: str, normalize:
         value=wav_bytes(signal, sample_rate), format="wav", autoplay=False, loop=False
     )
     return ipywidgets.VBox([ipywidgets.Label(label), player])
+
+
+class WithFallback:
+    """One output for every viewer: ``widget``'s view where widgets render (a live kernel, the
+    built book, which saves the widgets' state), the ``html`` fallback in the same output
+    where they do not (a viewer without widget JavaScript). Displaying the two as separate
+    outputs showed every player twice in the book."""
+
+    def __init__(self, widget, html: str):
+        self.widget, self.html = widget, html
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/html"] = self.html
+        return bundle
+
+
+def audio_player(waveform: np.ndarray, sample_rate: int, label: str, normalize: bool = False,
+                 ) -> WithFallback:
+    """A labelled player (:func:`widget_player`) whose output also carries the sound as an
+    embedded ``<audio>`` element (:func:`embedded_player`) for viewers without widgets."""
+    from html import escape
+
+    audio = embedded_player(waveform, sample_rate, normalize=normalize)._repr_html_()
+    return WithFallback(widget_player(waveform, sample_rate, label, normalize=normalize),
+                        f"<div>{escape(label)}<br>{audio}</div>")

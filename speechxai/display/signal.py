@@ -82,11 +82,12 @@ def plot_long_term_spectra(
 
 
 def show_recording(recording, origin: str, normalize: bool = True) -> None:
-    """Display a ``DigitRecording``: waveform and spectrogram, a widget player and an
-    embedded player (peak-normalised for listening unless ``normalize=False``)."""
+    """Display a ``DigitRecording``: waveform and spectrogram, then a player
+    (:func:`~speechxai.display.players.audio_player`; peak-normalised for listening unless
+    ``normalize=False``)."""
     from IPython.display import display
 
-    from speechxai.display.players import embedded_player, widget_player
+    from speechxai.display.players import audio_player
 
     waveform = recording.waveform.numpy()
     figure = plot_waveform_and_spectrogram(
@@ -98,5 +99,4 @@ def show_recording(recording, origin: str, normalize: bool = True) -> None:
     display(figure)
     plt.close(figure)
     label = f"{origin}: {recording.word!r}" + (" (peak-normalised)" if normalize else "")
-    display(widget_player(waveform, recording.sample_rate, label, normalize=normalize))
-    display(embedded_player(waveform, recording.sample_rate, normalize=normalize))
+    display(audio_player(waveform, recording.sample_rate, label, normalize=normalize))
