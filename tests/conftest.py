@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,17 @@ def run_book(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
         env={**os.environ, **(env or {})},
     )
+
+
+def chromium() -> str:
+    """The system's Chromium (Debian package ``chromium``): skips without it, fails in CI."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("headless Chromium is not installed (Debian package `chromium`)")
+    return found
+
 
 CHAPTER_HEADER = """\
 ---

@@ -7,9 +7,7 @@ import base64
 import html
 import io
 import json
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,7 +16,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import soundfile
-from conftest import ROOT
+from conftest import ROOT, chromium
 from conftest import run_book as speechxai
 
 from speechxai.book import BOOK_RUN, HTML_BUILD, chapters, timing_path
@@ -54,15 +52,6 @@ def test_no_output_cell_holds_a_traceback(smoke_build):
         text = notebook.read_text()
         assert '"output_type": "error"' not in text, f"{notebook.name} has an error output"
         assert "Traceback (most recent call last)" not in text, notebook.name
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
-        pytest.skip("headless Chromium is not installed (Debian package `chromium`)")
-    return found
 
 
 def dump_dom(page: Path) -> str:
@@ -171,8 +160,13 @@ def test_audiomnist_chapter_shows_figures_tables_players_and_quiz(smoke_build):
     assert all(-40 < level < -20 for level in levels.values()), f"explanations at {levels} dBFS"
 
     assert len(widget_players(dom)) >= 3
-    assert "data:audio/wav" not in dom, "a widget's <audio> fallback is shown beside it"
-    assert ">Score<" in dom, "the quiz's Score button did not render"
+    # the quiz, scored in the browser (tests/test_quiz.py clicks it): its audible questions
+    # are the page's only embedded <audio> elements - no widget's fallback beside its widget
+    questions = re.findall(r'class="quiz-question"[^>]*><b>\d+\. ([a-z ]+)</b>', dom)
+    assert len(questions) == 4 * 2, "the quiz does not show n_quiz x 4 formats"
+    audible = sum(question.startswith("audible") for question in questions)
+    assert dom.count("data:audio/wav") == audible, "an <audio> fallback is shown beside a widget"
+    assert ">Score<" in dom and "Download answers (CSV)" in dom
 
 
 def test_deepspeech_chapter_shows_its_figures_and_tables(smoke_build):

@@ -16,7 +16,7 @@ from speechxai.display.players import (
     wav_bytes,
     widget_player,
 )
-from speechxai.display.quiz import Question, Quiz
+from speechxai.display.quiz import Question, Quiz, interleaved
 from speechxai.display.relevance import plot_spectrogram_relevance, plot_waveform_relevance
 from speechxai.display.sanity import plot_cascading_randomization
 from speechxai.display.signal import (
@@ -38,6 +38,7 @@ __all__ = [
     "character_labels",
     "audio_player",
     "embedded_player",
+    "interleaved",
     "loudness_normalized",
     "peak_normalized",
     "plot_alignment",

@@ -14,6 +14,7 @@ from speechxai.evaluation.manipulation import SEX_SCALING, scale_by_sex, scale_f
 from speechxai.evaluation.reader import SimulatedReader
 from speechxai.evaluation.userstudy import (
     FORMATS,
+    answer_scores,
     informedness,
     make_stimulus,
     markedness,
@@ -27,6 +28,7 @@ __all__ = [
     "STRATEGIES",
     "SimulatedReader",
     "accuracy_at",
+    "answer_scores",
     "bootstrap_difference",
     "curve_area",
     "flip_order",

@@ -106,6 +106,22 @@ def study_scores(truth, guess, formats, labels=None) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("format")
 
 
+def answer_scores(answers: pd.DataFrame, labels=tuple(range(10))) -> pd.DataFrame:
+    """:func:`study_scores` of a quiz's answers as its page's CSV holds them (columns
+    ``format``, ``prediction`` and ``answer``; unanswered questions left out): the files of a
+    whole class, concatenated, score the class; grouped by ``reader``, each reader."""
+    missing = {"format", "prediction", "answer"} - set(answers.columns)
+    if missing:
+        raise ValueError(f"the answers lack the column(s) {', '.join(sorted(missing))}: "
+                         "give the CSV the quiz's page downloads")
+    answered = answers.dropna(subset=["answer"])
+    if answered.empty:
+        raise ValueError("no question has been answered")
+    return study_scores(answered["prediction"].astype(int).to_numpy(),
+                        answered["answer"].astype(int).to_numpy(),
+                        answered["format"].to_numpy(), labels=labels)
+
+
 def make_stimulus(format: str, waveform: np.ndarray, relevance: np.ndarray | None = None):
     """What a participant is given in ``format``: ``ReLU(R) * x`` (audible explanation,
     Becker et al. 2024, Eq. 4; not normalised), ``x`` (audible or visual signal) or the
