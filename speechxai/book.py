@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from speechxai.locking import exclusive_lock
+from speechxai.paths import project_root
 from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
@@ -87,16 +88,6 @@ class Chapter:
 
     name: str
     source: Path
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: the working directory) that
-    holds ``_toc.yml``."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "_toc.yml").is_file():
-            return folder
-    raise FileNotFoundError(f"no _toc.yml in {start} or above: run this inside the book")
 
 
 def toc_files(root: Path) -> list[str]:
@@ -510,7 +501,8 @@ WIDGET_PACKAGES = {
     "requirejs@2.3.7": "package/require.js",
 }
 WIDGET_CDN = "https://cdn.jsdelivr.net/npm/"
-STYLE_DIR = "_static"  # the book's style sheets (every *.css in it joins each page)
+STYLE_DIR = "_style"  # the book's style sheets (every *.css in it joins each page); not "_static",
+# which Jupyter Book scans, adding every script of every static folder (the widget JS thrice)
 
 
 def vendor_widget_js(cache: Path, target: Path) -> dict[str, dict[str, str]] | None:

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from speechxai.paths import from_project
+
 DATA_DIR_ENV = "SPEECHXAI_DATA_DIR"
 TASKS = ("digit", "sex")
 SEXES = ("female", "male")
@@ -20,9 +22,9 @@ DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 
 def data_root() -> Path:
-    """Where datasets live: ``$SPEECHXAI_DATA_DIR``, else ``data/`` in the working
-    directory (the project root when the book runs)."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+    """Where datasets live: ``$SPEECHXAI_DATA_DIR``, else ``data/``; a relative path is
+    relative to the project root (:func:`speechxai.paths.from_project`)."""
+    return from_project(os.environ.get(DATA_DIR_ENV) or "data")
 
 
 def evenly_spaced(n: int, limit: int | None) -> list[int]:
@@ -148,7 +150,7 @@ class WavCorpus(DigitCorpus):
     archive: str
 
     def __init__(self, root: str | Path | None, download: bool, size_hint: str = ""):
-        self.root = Path(root) if root is not None else data_root() / self.default_folder
+        self.root = from_project(root) if root is not None else data_root() / self.default_folder
         folder = self.root / self.wav_folder
         if not folder.is_dir() and download:
             from speechxai.datasets import download as downloads

@@ -17,6 +17,7 @@ import torch
 
 from speechxai.datasets.corpus import DigitCorpus, evenly_spaced
 from speechxai.datasets.fsdd import FSDD
+from speechxai.paths import from_project
 
 REAL_DATA_ENV = "SPEECHXAI_REAL_DATA"
 DEFAULT_REAL_DATA = "../shared/data"
@@ -25,9 +26,9 @@ REAL_CORPORA = {"digit": "fsdd", "sex": "librispeech-speakers"}
 
 
 def real_data_root() -> Path:
-    """``$SPEECHXAI_REAL_DATA``, else ``../shared/data`` seen from the working directory
-    (the project root when the book runs)."""
-    return Path(os.environ.get(REAL_DATA_ENV) or DEFAULT_REAL_DATA)
+    """``$SPEECHXAI_REAL_DATA``, else ``../shared/data``; a relative path is relative to the
+    project root (:func:`speechxai.paths.from_project`)."""
+    return from_project(os.environ.get(REAL_DATA_ENV) or DEFAULT_REAL_DATA)
 
 
 def real_corpus(task: str, seed: int = 0, download: bool = True) -> DigitCorpus:

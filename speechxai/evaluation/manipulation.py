@@ -41,10 +41,11 @@ def scale_frequency_axis(spectrogram, factor: float, floor: float | None = None)
     return np.where((source > rows - 1)[:, None], floor, scaled)
 
 
-def scale_by_sex(spectrograms, sexes, floor: float | None = None) -> np.ndarray:
-    """``scale_frequency_axis`` per item with ``SEX_SCALING`` (male x1.5, female x0.66;
-    Becker et al. 2018): ``spectrograms`` (N, ..., F, T), ``sexes`` N values,
-    0 female and 1 male."""
+def scale_by_sex(spectrograms, sexes, floor: float | None = None,
+                 scaling: dict[str, float] = SEX_SCALING) -> np.ndarray:
+    """``scale_frequency_axis`` per item with the factor ``scaling`` gives its sex (default
+    ``SEX_SCALING``: male x1.5, female x0.66, Becker et al. 2018): ``spectrograms``
+    (N, ..., F, T), ``sexes`` N values, 0 female and 1 male."""
     spectrograms, sexes = np.asarray(spectrograms), np.asarray(sexes)
     if sexes.shape != spectrograms.shape[:1] or sexes.size == 0:
         raise ValueError(f"need one sex per spectrogram, got {spectrograms.shape[:1]} spectrograms "
@@ -52,6 +53,6 @@ def scale_by_sex(spectrograms, sexes, floor: float | None = None) -> np.ndarray:
     if not np.isin(sexes, (0, 1)).all():
         raise ValueError(f"sexes must be 0 (female) or 1 (male), got {np.unique(sexes).tolist()}")
     return np.stack([
-        scale_frequency_axis(item, SEX_SCALING[SEX_CODES[sex]], floor)
+        scale_frequency_axis(item, scaling[SEX_CODES[sex]], floor)
         for item, sex in zip(spectrograms, sexes.tolist(), strict=True)
     ])

@@ -30,6 +30,7 @@ from speechxai.datasets.real import transfer_unavailable
 from speechxai.evaluation import (
     DEFAULT_FRACTIONS,
     FORMATS,
+    SEX_SCALING,
     STRATEGIES,
     SimulatedReader,
     bootstrap_difference,
@@ -369,14 +370,16 @@ def common_example(first: FoldRun, second: FoldRun, seed: int = 0) -> DigitSigna
     return candidates.select([int(np.argmax(right))])
 
 
-def frequency_scaling(trained: TrainedModel, signals: DigitSignals, seed: int = 0) -> dict:
+def frequency_scaling(trained: TrainedModel, signals: DigitSignals, seed: int = 0,
+                      scaling: dict[str, float] = SEX_SCALING) -> dict:
     """Sex accuracy of an AlexNet sex model before and after scaling the spectrograms'
-    frequency axis (male x1.5, female x0.66; Becker et al. 2018, Sec. 4.2), overall and
-    per sex."""
+    frequency axis (``scaling`` per sex; default the paper's male x1.5, female x0.66, Becker
+    et al. 2018, Sec. 4.2), overall and per sex."""
     if trained.config.architecture != "alexnet" or trained.config.task != "sex":
         raise ValueError("frequency scaling needs an AlexNet sex model")
     spectrograms = audiomnist_spectrogram(padded(signals, placement_seeds(len(signals), seed)))
-    scaled = torch.as_tensor(scale_by_sex(spectrograms.numpy(), signals.sexes))
+    scaled = torch.as_tensor(scale_by_sex(spectrograms.numpy(), signals.sexes,
+                                          scaling=scaling))
     labels = signals.labels("sex")
     result = {}
     for name, images in (("before", spectrograms), ("scaled", scaled)):
