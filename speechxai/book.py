@@ -42,6 +42,12 @@ BUILD_CONFIG_NAME = "_config.yml"
 # --------------------------------------------------------------------------- records
 
 
+def inside_runner() -> bool:
+    """Whether this code runs in a chapter that ``speechxai book run`` executes (headless,
+    for the built book), rather than in a reader's live kernel."""
+    return bool(os.environ.get(RECORDS_FILE_ENV))
+
+
 def record(name: str, value: float) -> float:
     """Record a headline figure of the running chapter (accuracy, AOPC, correlation...).
 
@@ -52,9 +58,8 @@ def record(name: str, value: float) -> float:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a record needs a non-empty string name, got {name!r}")
     number = float(value)  # raises TypeError/ValueError for anything but a number
-    path = os.environ.get(RECORDS_FILE_ENV)
-    if path:
-        records_file = Path(path)
+    if inside_runner():
+        records_file = Path(os.environ[RECORDS_FILE_ENV])
         records = json.loads(records_file.read_text()) if records_file.exists() else {}
         records[name] = number
         write_json(records_file, records)

@@ -9,7 +9,7 @@ from speechxai.attribution.audible import audible_explanation
 from speechxai.attribution.explanation import Explanation, waveform_and_relevance
 from speechxai.display.players import (
     WithFallback,
-    embedded_player,
+    labelled_audio_html,
     loudness_normalized,
     widget_player,
 )
@@ -42,9 +42,7 @@ def show_audible_explanations(
         ipywidgets.HBox([widget_player(s, sample_rate, label) for label, s in sounds.items()],
                         layout=ipywidgets.Layout(flex_flow="row wrap")),
     ])
-    cells = "".join(
-        f"<td>{escape(label)}<br>{embedded_player(s, sample_rate)._repr_html_()}</td>"
-        for label, s in sounds.items()
-    )
+    cells = "".join(f"<td>{labelled_audio_html(s, sample_rate, label)}</td>"
+                    for label, s in sounds.items())
     display(WithFallback(players, f"<b>{escape(title)}</b><table><tr>{cells}</tr></table>"))
     return sounds

@@ -80,12 +80,20 @@ class WithFallback:
         return bundle
 
 
-def audio_player(waveform: np.ndarray, sample_rate: int, label: str, normalize: bool = False,
-                 ) -> WithFallback:
-    """A labelled player (:func:`widget_player`) whose output also carries the sound as an
-    embedded ``<audio>`` element (:func:`embedded_player`) for viewers without widgets."""
+def labelled_audio_html(waveform: np.ndarray, sample_rate: int, label: str,
+                        normalize: bool = False) -> str:
+    """The label over an embedded ``<audio>`` element (:func:`embedded_player`), as HTML: the
+    fallback of a labelled :func:`widget_player`."""
     from html import escape
 
     audio = embedded_player(waveform, sample_rate, normalize=normalize)._repr_html_()
+    return f"{escape(label)}<br>{audio}"
+
+
+def audio_player(waveform: np.ndarray, sample_rate: int, label: str, normalize: bool = False,
+                 ) -> WithFallback:
+    """A labelled player (:func:`widget_player`) whose output also carries the sound as an
+    embedded ``<audio>`` element for viewers without widgets (:func:`labelled_audio_html`)."""
+    fallback = labelled_audio_html(waveform, sample_rate, label, normalize)
     return WithFallback(widget_player(waveform, sample_rate, label, normalize=normalize),
-                        f"<div>{escape(label)}<br>{audio}</div>")
+                        f"<div>{fallback}</div>")

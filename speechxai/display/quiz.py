@@ -10,7 +10,6 @@ import base64
 import io
 import itertools
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -175,9 +174,9 @@ class Quiz:
         run`` (the built book has no kernel) the page that scores in the browser."""
         from IPython.display import HTML, display
 
-        from speechxai.book import RECORDS_FILE_ENV
+        from speechxai.book import inside_runner
 
-        display(HTML(self.page()) if os.environ.get(RECORDS_FILE_ENV) else self.widget)
+        display(HTML(self.page()) if inside_runner() else self.widget)
 
     def _show_score(self, _button=None) -> None:
         from IPython.display import display
