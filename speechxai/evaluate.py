@@ -18,6 +18,9 @@ Nothing is trained: each model is looked up exactly as its chapter looks it up (
 fold speakers, configuration and cache key, from the working directory the chapters run
 in), and a model the cache lacks raises :class:`~speechxai.model_cache.ModelNotCached` naming
 the ``speechxai book run`` command that trains it.
+
+:func:`chapter_classifiers` and :func:`chapter_recognizer` look a chapter's models up the
+same way for other chapters (the comparison of methods), training what the cache lacks.
 """
 
 from __future__ import annotations
@@ -157,6 +160,70 @@ def book_root() -> Path:
     return Path.cwd()
 
 
+def chapter_settings(chapter: str, profile: str = DEFAULT_PROFILE, dataset: str = "embedded",
+                     seed: int = 0, overrides: dict[str, object] | None = None) -> dict:
+    """Every parameter ``chapter`` runs with at ``profile`` on ``dataset``: its parameter
+    cell's defaults (:data:`CHAPTER_DEFAULTS`) under the profile's sizes and ``overrides``."""
+    return {**CHAPTER_DEFAULTS[chapter],
+            **chapter_parameters(chapter, profile,
+                                 {"dataset": dataset, "seed": seed, **(overrides or {})})}
+
+
+def chapter_classifiers(models: Sequence[tuple[str, str]], profile: str = DEFAULT_PROFILE,
+                        dataset: str = "embedded", seed: int = 0, *,
+                        overrides: dict[str, object] | None = None, progress: bool = True
+                        ) -> dict:
+    """Fold 0's run of each of ``models`` (``(architecture, task)``) as the AudioMNIST
+    chapter trains it at ``profile`` on ``dataset`` - the cached model when the chapter has
+    run, else trained and cached - with its held-out test recordings
+    (:class:`~speechxai.experiments.audiomnist.FoldRun`). A task the dataset cannot serve is
+    left out (one printed line)."""
+    from speechxai.experiments import audiomnist
+
+    parameters = chapter_settings("audiomnist", profile, dataset, seed, overrides)
+    corpora = audiomnist.open_corpora(dataset, n_speakers=parameters["n_speakers"],
+                                      per_digit=parameters["per_digit"], seed=seed,
+                                      root=parameters["audiomnist_root"])
+    tasks = {task: corpora[task] for _, task in models if task in corpora}
+    signals = audiomnist.load_corpora(tasks, progress)
+    extras = audiomnist.extra_training(audiomnist.extra_corpora(
+        dataset, parameters["mix_embedded"], parameters["n_speakers"], parameters["per_digit"],
+        seed), progress)
+    return {(architecture, task): audiomnist.run_fold(
+        corpora[task], architecture, task, 0, parameters["training"][architecture][task], seed,
+        progress, signals[task], extras.get(task))
+        for architecture, task in models if task in tasks}
+
+
+def chapter_sequences(parameters: dict, seed: int = 0) -> tuple[list, list]:
+    """The training and held-out test digit sequences of a recogniser chapter with
+    ``parameters`` (:func:`chapter_settings`), as the chapter splits its corpus."""
+    from speechxai.experiments import deepspeech
+
+    train_set, test_set = deepspeech.sequence_split(
+        _corpus(parameters), (parameters["n_train"], parameters["n_test"]), seed=seed)
+    return ([train_set[i] for i in range(len(train_set))],
+            [test_set[i] for i in range(len(test_set))])
+
+
+def chapter_recognizer(chapter: str, parameters: dict, seed: int = 0, *, progress: bool = True,
+                       cached_only: bool = False):
+    """The recogniser of ``chapter`` (``deepspeech`` or ``navai``) with ``parameters``
+    (:func:`chapter_settings`), trained on the chapter's training sequences as the chapter
+    trains it - the cached one when the chapter has run; ``cached_only``: never train (a
+    recogniser not in the cache raises :class:`~speechxai.model_cache.ModelNotCached`)."""
+    from speechxai.experiments import deepspeech, navai
+
+    train_items, _ = chapter_sequences(parameters, seed)
+    if chapter == "deepspeech":
+        config = deepspeech.CTCConfig(seed=seed, **parameters["recognizer"])
+        return deepspeech.train_recognizer(config, train_items, progress=progress,
+                                           cached_only=cached_only)
+    config = navai.Wav2LetterConfig(seed=seed, **parameters["recognizer"])
+    return navai.train_wav2letter(config, train_items, progress=progress,
+                                  cached_only=cached_only)
+
+
 def evaluate(
     manifest: str | Path,
     chapter: str = "audiomnist",
@@ -184,9 +251,7 @@ def evaluate(
     """
     if chapter not in CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(CHAPTERS)}")
-    parameters = {**CHAPTER_DEFAULTS[chapter],
-                  **chapter_parameters(chapter, profile,
-                                       {"dataset": dataset, "seed": seed, **(overrides or {})})}
+    parameters = chapter_settings(chapter, profile, dataset, seed, overrides)
     recordings = read_manifest(Path(manifest).absolute(), chapter)
     command = book_command(chapter, profile, dataset, seed, overrides)
     try:
@@ -277,26 +342,20 @@ def _recognizer(recordings: Sequence[Recording], chapter: str, parameters: dict,
         except ValueError as error:  # AudioError: too short for one feature window
             kind = AudioError if isinstance(error, AudioError) else ValueError
             raise kind(f"manifest row {recording.row}: {recording.path}: {error}") from None
-    train_set, _ = deepspeech.sequence_split(
-        _corpus(parameters), (parameters["n_train"], parameters["n_test"]), seed=seed)
-    train_items = [train_set[i] for i in range(len(train_set))]
     try:
-        if chapter == "deepspeech":
-            config = deepspeech.CTCConfig(seed=seed, **parameters["recognizer"])
-            trained = deepspeech.train_recognizer(config, train_items, progress=False,
-                                                  cached_only=True)
-            scores = deepspeech.evaluate(trained.model, items)
-        else:
-            config = navai.Wav2LetterConfig(seed=seed, **parameters["recognizer"])
-            trained = navai.train_wav2letter(config, train_items, progress=False,
-                                             cached_only=True)
-            scores = navai.evaluate_wav2letter(trained.model, items, config.padding)
+        trained = chapter_recognizer(chapter, parameters, seed, progress=False,
+                                     cached_only=True)
     except ModelNotCached as error:
         raise _cached(error) from None
+    if chapter == "deepspeech":
+        scores = deepspeech.evaluate(trained.model, items)
+    else:
+        scores = navai.evaluate_wav2letter(trained.model, items, trained.config.padding)
     name = "deepspeech" if chapter == "deepspeech" else "wav2letter"
     return [{"model": name, "task": "transcript", "metric": "CER", "value": scores.cer,
              "recordings": len(items)}]
 
 
-__all__ = ["CHAPTERS", "ModelNotCached", "Recording", "book_command", "evaluate",
+__all__ = ["CHAPTERS", "ModelNotCached", "Recording", "book_command", "chapter_classifiers",
+           "chapter_recognizer", "chapter_sequences", "chapter_settings", "evaluate",
            "read_manifest"]

@@ -176,6 +176,16 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
             "n_explain": 1000, "n_paralinguistic": 200, "rounds": 5,
         },
     },
+    # The comparison of methods explains the AudioMNIST chapter's fold-0 digit models and the
+    # DeepSpeech chapter's recogniser (their profiles' sizes: the book reuses their models).
+    "comparison": {
+        "smoke": {"n_inputs": 4, "n_utterances": 2, "frames_per_utterance": 2, "ig_steps": 16},
+        "quick": {"n_inputs": 12, "n_utterances": 4, "frames_per_utterance": 3},
+        "paper": {"dataset": "audiomnist", "n_inputs": 100, "n_utterances": 20,
+                  "frames_per_utterance": 5},
+    },
+    # Your own voice: the AudioMNIST and DeepSpeech chapters' models at the same profile.
+    "yourvoice": {"paper": {"dataset": "audiomnist"}},
 }
 
 

@@ -137,6 +137,17 @@ def assert_figures(page: Path, dom: str, at_least: int, what: str) -> None:
         assert pixels.shape[0] > 200 and pixels.std() > 0.05, f"{figure} looks empty"
 
 
+def assert_numbered_figures(dom: str, count: int) -> None:
+    """The page numbers ``count`` figures consecutively (the book counts on from the pages
+    before), each with a caption and an alt text of its own."""
+    numbers = [int(n) for n in re.findall(r'<span class="caption-number">Fig\. (\d+) </span>',
+                                          dom)]
+    assert len(numbers) == count and numbers == list(range(numbers[0], numbers[0] + count)), (
+        f"figures numbered {numbers}")
+    alts = re.findall(r'<img alt="([^"]{20,})"', dom)
+    assert len(set(alts)) >= count, f"{count} figures but alt texts {alts}"
+
+
 def captions(dom: str) -> list[str]:
     return re.findall(r"<caption>(.*?)</caption>", dom, flags=re.S)
 
@@ -195,6 +206,36 @@ def test_wordlevel_chapter_shows_its_figures_and_tables(smoke_build):
     for caption in ("word relevance per slot", "paralinguistic relevance r(p)",
                     "held-out commands", "sex classifier", "AOPC over"):
         assert any(caption in text for text in shown), f"no table captioned {caption!r}"
+
+
+def test_comparison_chapter_shows_numbered_figures_tables_and_audible_explanations(smoke_build):
+    page = smoke_build / "html" / "book" / "comparison.html"
+    dom = dump_dom(page)
+    assert_figures(page, dom, 3, "method maps, deletion curves, randomisation bars")
+    assert_numbered_figures(dom, 3)
+    for caption in ("Deletion AUC per masking operator", "Listenable-explanation metrics"):
+        assert any(caption in text for text in captions(dom)), f"no table {caption!r}"
+    sounds = labelled_sounds(page)
+    methods = ("saliency", "gradient x input", "integrated gradients", "lrp", "shap",
+               "occlusion")
+    for label in ("original", *methods):
+        assert label in sounds, f"no player {label!r}"
+        signal, rate = sounds[label]
+        assert rate == 8000 and signal.size == 8000 and np.abs(signal).max() <= 1
+        assert np.sqrt(np.mean(signal**2)) > 0.01, f"{label} is silent"
+
+
+def test_your_voice_page_shows_the_decisions_their_explanations_and_players(smoke_build):
+    page = smoke_build / "html" / "book" / "yourvoice.html"
+    dom = dump_dom(page)
+    assert_figures(page, dom, 3, "spectrogram maps, waveform map, recogniser map")
+    assert_numbered_figures(dom, 3)
+    assert any("What the models decide" in text for text in captions(dom))
+    assert "DeepSpeech</strong> transcribes" in dom and "classifiers decide right" in dom
+    sounds = labelled_sounds(page)
+    assert "the recording" in sounds
+    assert sum(label.startswith("ReLU(R)") for label in sounds) >= 1
+    assert "Upload" not in dom or "live kernel" in dom  # headless: no dead upload button
 
 
 def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):

@@ -74,6 +74,21 @@ def _frame_logits(
     return model.head(step.hidden[..., 0, :])
 
 
+class OwnWindow(torch.nn.Module):
+    """DeepSpeech's logits (n, 29) at ``frame`` as a function of that frame's window
+    (n, 19, 26), the utterance's other windows held fixed (Markert et al.'s A^i, Sec. 3): a
+    classifier of one window, which any method of :func:`speechxai.explain` can explain."""
+
+    def __init__(self, model: DeepSpeech, windows: torch.Tensor, frame: int):
+        super().__init__()
+        self.model, self.frame = model, int(frame)
+        hidden, cell = _states(model, windows)
+        self.hidden, self.cell = hidden[self.frame], cell[self.frame]
+
+    def forward(self, variants: torch.Tensor) -> torch.Tensor:
+        return _frame_logits(self.model, variants, self.hidden, self.cell)
+
+
 def _saliency(model, windows, frames, targets, output="probability"):
     hidden, cell = _states(model, windows)
     with torch.enable_grad():

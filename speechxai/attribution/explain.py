@@ -51,6 +51,10 @@ BLACK_BOX_METHODS = {
 """Model-agnostic methods for a ``predict_proba`` function over waveforms, each with its
 options: time segments of ``segment`` seconds are removed (set to ``baseline``) together."""
 
+IG_BATCH = 64
+"""Points of the integration path that go through the model at once (memory stays bounded:
+steps x inputs of a spectrogram model would otherwise be one batch of gigabytes)."""
+
 LRP_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool1d,
               nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
               nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.Dropout,
@@ -85,7 +89,8 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
         et al. 2014), ``gradient_x_input``, ``integrated_gradients`` (Sundararajan et al.
         2017), ``lrp``, ``shap`` (expected gradients against ``background`` inputs, default
         one all-zero input), ``occlusion`` (Zeiler & Fergus 2014; ``window`` default a tenth
-        of each axis); for a black box one of :data:`BLACK_BOX_METHODS`.
+        of each axis). The ``baseline`` of integrated gradients and occlusion is a number or
+        an array broadcastable to the inputs; for a black box one of :data:`BLACK_BOX_METHODS`.
     frame : int, optional
         For a torch model with (N, T, classes) outputs (a recogniser such as
         :class:`~speechxai.models.Wav2Letter`, or an ``nn.LSTM`` tagger): explain the outputs
@@ -279,11 +284,22 @@ def _gradient_x_input(model, inputs, targets, sample_rate, settings):
                                                       target=targets), None
 
 
-def _integrated_gradients(model, inputs, targets, sample_rate, settings):
-    baseline = torch.broadcast_to(torch.as_tensor(settings["baseline"], dtype=inputs.dtype),
+def _baseline(settings: dict, inputs: torch.Tensor) -> torch.Tensor:
+    """The ``baseline`` option (a number, or an array broadcastable to the inputs) as a
+    tensor of the inputs' shape."""
+    try:
+        return torch.broadcast_to(torch.as_tensor(settings["baseline"], dtype=inputs.dtype),
                                   inputs.shape)
+    except RuntimeError as error:
+        raise AttributionError(f"baseline must be a number or an array broadcastable to the "
+                               f"inputs {tuple(inputs.shape)}: {error}") from None
+
+
+def _integrated_gradients(model, inputs, targets, sample_rate, settings):
+    baseline = _baseline(settings, inputs)
     values = _captum("IntegratedGradients")(model).attribute(
-        inputs, baselines=baseline, target=targets, n_steps=settings["n_steps"])
+        inputs, baselines=baseline, target=targets, n_steps=settings["n_steps"],
+        internal_batch_size=IG_BATCH)
     with torch.no_grad():
         base = model(baseline).gather(1, targets[:, None])[:, 0]
     return values, base.double().numpy()
@@ -309,7 +325,7 @@ def _occlusion(model, inputs, targets, sample_rate, settings):
     stride = tuple(settings["stride"] or window)
     return _captum("Occlusion")(model).attribute(
         inputs, sliding_window_shapes=window, strides=stride, target=targets,
-        baselines=float(settings["baseline"])), None
+        baselines=_baseline(settings, inputs)), None
 
 
 def _segments(inputs: torch.Tensor, sample_rate: int | None, segment: float) -> torch.Tensor:

@@ -161,25 +161,41 @@ def finite_mean(values: Sequence[float]) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
+def _randomize_layer(module: nn.Module, generator: torch.Generator) -> None:
+    """Replace the parameters ``module`` holds itself by seeded Gaussian noise of their own
+    standard deviation (Adebayo et al. 2018)."""
+    with torch.no_grad():
+        for parameter in module.parameters(recurse=False):
+            scale = parameter.std() if parameter.numel() > 1 else parameter.abs()
+            parameter.copy_(scale * torch.randn(parameter.shape, generator=generator,
+                                                dtype=parameter.dtype))
+
+
 def cascading_randomization(model: nn.Module, attribution: Callable[[nn.Module], np.ndarray],
                             seed: int = 0) -> pd.Series:
     """Spearman correlation of ``|attribution(model)|`` (N, ...) with the same attribution of
     a copy of ``model`` whose layers are randomised one more at a time from the output down
     (:func:`parameter_layers`): each parameter replaced by seeded Gaussian noise of its own
     standard deviation. Index: ``"none"`` (1 by definition), then the name of the last layer
-    randomised; the last value is the fully randomised model's."""
+    randomised; the last value is the fully randomised model's (:func:`randomized_copy`)."""
     original = np.abs(np.asarray(attribution(model), dtype=np.float64))
     randomised = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(seed)
     correlations = {"none": 1.0}
     for name in parameter_layers(randomised):
-        with torch.no_grad():
-            for parameter in randomised.get_submodule(name).parameters(recurse=False):
-                scale = parameter.std() if parameter.numel() > 1 else parameter.abs()
-                parameter.copy_(scale * torch.randn(parameter.shape, generator=generator,
-                                                    dtype=parameter.dtype))
+        _randomize_layer(randomised.get_submodule(name), generator)
         correlations[name] = row_rank_correlation(original, np.abs(attribution(randomised)))
     return pd.Series(correlations, name="rank correlation with the trained model")
+
+
+def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with every layer randomised as :func:`cascading_randomization`'s
+    last step randomises them (the same ``seed`` gives the same weights)."""
+    randomised = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    for name in parameter_layers(randomised):
+        _randomize_layer(randomised.get_submodule(name), generator)
+    return randomised
 
 
 RANDOMIZED_CORRELATION = 0.5

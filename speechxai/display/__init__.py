@@ -6,7 +6,12 @@ from speechxai.display.asr import (
     plot_attribution_profiles,
     plot_deletion_curves,
 )
-from speechxai.display.audible import show_audible_explanations
+from speechxai.display.audible import show_audible_explanations, show_sounds
+from speechxai.display.comparison import (
+    plot_deletion_comparison,
+    plot_method_maps,
+    plot_randomization_bars,
+)
 from speechxai.display.flipping import plot_flipping_curves
 from speechxai.display.players import (
     audio_player,
@@ -46,17 +51,21 @@ __all__ = [
     "plot_asr_attributions",
     "plot_cascading_randomization",
     "plot_attribution_profiles",
+    "plot_deletion_comparison",
     "plot_deletion_curves",
     "plot_flipping_curves",
     "plot_global_word_importance",
     "plot_long_term_spectra",
+    "plot_method_maps",
     "plot_paralinguistic_levels",
+    "plot_randomization_bars",
     "plot_spectrogram_relevance",
     "plot_waveform_and_spectrogram",
     "plot_waveform_relevance",
     "plot_word_importance",
     "show_audible_explanations",
     "show_recording",
+    "show_sounds",
     "wav_bytes",
     "widget_player",
 ]

@@ -24,11 +24,6 @@ def show_audible_explanations(
     embedded ``<audio>`` elements). All three are loudness-normalised; returns them by label
     for a listen-check.
     ``waveform`` may be an :class:`~speechxai.Explanation` of a waveform (its first output)."""
-    from html import escape
-
-    import ipywidgets
-    from IPython.display import display
-
     waveform, relevance, sample_rate = waveform_and_relevance(waveform, relevance, sample_rate)
     sounds = {
         "original": loudness_normalized(waveform),
@@ -37,6 +32,18 @@ def show_audible_explanations(
         "ReLU(−R)·x: evidence against": loudness_normalized(
             audible_explanation(waveform, relevance, "negative")),
     }
+    show_sounds(sounds, sample_rate, title)
+    return sounds
+
+
+def show_sounds(sounds: dict[str, np.ndarray], sample_rate: int, title: str = "") -> None:
+    """Display labelled sounds in one row of widget players (one output whose fallback, for
+    viewers without widget JS, holds the same sounds as embedded ``<audio>`` elements)."""
+    from html import escape
+
+    import ipywidgets
+    from IPython.display import display
+
     players = ipywidgets.VBox([
         ipywidgets.HTML(f"<b>{escape(title)}</b>"),
         ipywidgets.HBox([widget_player(s, sample_rate, label) for label, s in sounds.items()],
@@ -45,4 +52,3 @@ def show_audible_explanations(
     cells = "".join(f"<td>{labelled_audio_html(s, sample_rate, label)}</td>"
                     for label, s in sounds.items())
     display(WithFallback(players, f"<b>{escape(title)}</b><table><tr>{cells}</tr></table>"))
-    return sounds
