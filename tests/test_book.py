@@ -238,6 +238,17 @@ def test_your_voice_page_shows_the_decisions_their_explanations_and_players(smok
     assert "Upload" not in dom or "live kernel" in dom  # headless: no dead upload button
 
 
+def test_every_chapter_page_offers_its_executed_notebook_for_download(smoke_build):
+    html = smoke_build / "html" / "book"
+    for chapter in chapters(ROOT):
+        page = (html / f"{chapter.name}.html").read_text()
+        link = f"../_sources/book/{chapter.name}.ipynb"
+        assert f'href="{link}"' in page, f"{chapter.name}: no notebook download link"
+        notebook = json.loads((html / link).read_text())
+        outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", ())]
+        assert outputs, f"{chapter.name}: the downloadable notebook holds no outputs"
+
+
 def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
     page = (smoke_build / "html" / "book" / "api.html").read_text()
     for documented in ("speechxai.attribution.explain.explain",

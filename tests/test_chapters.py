@@ -27,7 +27,7 @@ def test_a_chapter_states_goals_and_ends_with_exercises_and_their_solutions(chap
     tail = text[exercises:]
     assert len(re.findall(r"^\d\. \*\*", tail, flags=re.M)) >= 3, "fewer than 3 exercises"
     solutions = re.findall(r"```\{code-cell\} ipython3\n---\ntags: \[hide-cell\]\nmystnb:\n"
-                           r"  code_prompt_show: \"Show solution (\d)\"\n.*\n---\n# Solution \1",
-                           tail)
+                           r"(?:  .*\n)*?  code_prompt_show: \"Show solution (\d)\"\n(?:  .*\n)*"
+                           r"---\n# Solution \1", tail)
     assert solutions == [str(n) for n in range(1, len(solutions) + 1)]
     assert len(solutions) >= 3, "fewer than 3 solutions in collapsed (hide-cell) code cells"
