@@ -80,3 +80,28 @@ def test_the_transcript_is_the_greedy_decoding_with_one_explanation_per_frame():
     assert explanation.values.shape[1:] == (19, 26)
     assert len(explanation.frames) == len(explanation.values)
     assert isinstance(transcription.transcript, str)
+
+
+def test_the_upload_widget_explains_a_good_file_and_names_a_bad_one(monkeypatch):
+    import datetime
+
+    from speechxai.display import own_voice as display
+
+    NOW = datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC)  # noqa: N806 (a constant)
+    shown = []
+    monkeypatch.setattr(display, "show_own_voice",
+                        lambda decisions, transcription: shown.append((decisions, transcription)))
+    torch.manual_seed(0)
+    runs = {("audionet", "digit"): fold_run("digit")}
+    widget = display.upload_widget(runs, DeepSpeech(hidden=16).eval(), seed=0)
+    upload, output = widget.children
+    upload.value = ({"name": "me.wav", "type": "audio/wav", "size": 1,
+                     "content": memoryview(wav_bytes(tone(), 16000)), "last_modified": NOW},)
+    assert len(shown) == 1
+    decisions, transcription = shown[0]
+    assert decisions[0].inputs.shape == (1, 1, 8000) and isinstance(transcription.transcript, str)
+    upload.value = ({"name": "notes.wav", "type": "audio/wav", "size": 1,
+                     "content": memoryview(b"not audio"), "last_modified": NOW},)
+    assert len(shown) == 1  # nothing explained
+    printed = "".join(o.get("text", "") for o in output.outputs)
+    assert "Cannot use this file: notes.wav" in printed and "not a readable audio" in printed

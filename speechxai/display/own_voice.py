@@ -6,7 +6,15 @@ from __future__ import annotations
 from speechxai.display.asr import plot_asr_attributions
 from speechxai.display.audible import show_audible_explanations
 from speechxai.display.relevance import plot_spectrogram_relevance, plot_waveform_relevance
-from speechxai.experiments.own_voice import Decision, Transcription, decision_table
+from speechxai.errors import AudioError
+from speechxai.experiments.own_voice import (
+    Decision,
+    Transcription,
+    classify,
+    decision_table,
+    read_upload,
+    transcribe,
+)
 from speechxai.features import AUDIOMNIST_RATE, audiomnist_spectrogram_axes
 
 
@@ -64,3 +72,30 @@ def show_own_voice(decisions: list[Decision], transcription: Transcription) -> N
             display(figure)
             plt.close(figure)
     show_audible_decisions(decisions)
+
+
+def upload_widget(runs: dict, recognizer, seed: int = 0):
+    """An upload button and the output it fills: each uploaded recording through
+    :func:`show_own_voice` (``runs`` and ``recognizer`` as the page has them); a file the
+    package cannot read is named with its :class:`~speechxai.AudioError`, and the models and
+    the page stay as they were."""
+    import ipywidgets
+
+    upload = ipywidgets.FileUpload(accept="audio/*,.wav,.flac,.ogg", multiple=False,
+                                   description="Upload")
+    output = ipywidgets.Output()
+
+    def explain_upload(change) -> None:
+        output.clear_output()
+        with output:
+            for file in change["new"]:
+                try:
+                    waveform, rate = read_upload(bytes(file["content"]), file["name"])
+                except AudioError as error:
+                    output.append_stdout(f"Cannot use this file: {error}\n")
+                    continue
+                show_own_voice(classify(runs, waveform, rate, seed),
+                               transcribe(recognizer, waveform, rate))
+
+    upload.observe(explain_upload, names="value")
+    return ipywidgets.VBox([upload, output])
