@@ -249,6 +249,34 @@ def test_every_chapter_page_offers_its_executed_notebook_for_download(smoke_buil
         assert outputs, f"{chapter.name}: the downloadable notebook holds no outputs"
 
 
+def test_no_page_scrolls_sideways_or_shows_progress_bars_or_record_echoes(smoke_build):
+    """Every built page at a laptop's width, as a reader sees it in Chromium: no code or table
+    wider than its box (hidden behind a scroll bar) or past the text column, no text progress
+    bar and no ``record:`` echo line."""
+    from playwright.sync_api import sync_playwright
+
+    overflowing = """Array.from(document.querySelectorAll('main pre, main table')).filter(e =>
+        (e.scrollWidth > e.clientWidth + 2 && getComputedStyle(e).overflowX != 'visible')
+        || e.getBoundingClientRect().right
+           > document.querySelector('main').getBoundingClientRect().right + 2)
+        .map(e => e.tagName + ': ' + e.textContent.slice(0, 60))"""
+    problems = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        for page_path in sorted((smoke_build / "html" / "book").glob("*.html")):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(page_path.as_uri())
+            page.wait_for_timeout(1000)
+            text = page.inner_text("main")
+            found = page.evaluate(overflowing)
+            found += re.findall(r"\d+%\|.{0,30}", text) + re.findall(r"^record: .*", text, re.M)
+            if found:
+                problems[page_path.name] = found
+            page.close()
+        browser.close()
+    assert not problems, problems
+
+
 def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
     page = (smoke_build / "html" / "book" / "api.html").read_text()
     for documented in ("speechxai.attribution.explain.explain",
