@@ -277,6 +277,21 @@ def test_no_page_scrolls_sideways_or_shows_progress_bars_or_record_echoes(smoke_
     assert not problems, problems
 
 
+def test_every_figure_of_every_chapter_is_numbered_with_a_caption_and_alt_text(smoke_build):
+    for chapter in chapters(ROOT):
+        page = (smoke_build / "html" / "book" / f"{chapter.name}.html").read_text()
+        images = re.findall(r"<img[^>]*src=\"\.\./_images/[^>]*>", page)
+        figures = re.findall(r"<figure[^>]*>.*?</figure>", page, flags=re.S)
+        numbered = [f for f in figures if re.search(r'class="caption-number">Fig\. \d+', f)]
+        assert len(numbered) == len(figures), f"{chapter.name}: a figure without a number"
+        assert all("<img" in f for f in figures), f"{chapter.name}: a figure wraps no image"
+        inside = sum(len(re.findall(r"<img[^>]*src=\"\.\./_images/", f)) for f in figures)
+        assert inside == len(images), (
+            f"{chapter.name}: {len(images) - inside} of {len(images)} images outside a figure")
+        assert all(re.search(r'alt="[^"]{15,}"', image) for image in images), (
+            f"{chapter.name}: an image without alt text")
+
+
 def test_the_api_reference_renders_docstrings_and_the_example(smoke_build):
     page = (smoke_build / "html" / "book" / "api.html").read_text()
     for documented in ("speechxai.attribution.explain.explain",

@@ -26,8 +26,9 @@ from speechxai.display.relevance import plot_spectrogram_relevance, plot_wavefor
 from speechxai.display.sanity import plot_cascading_randomization
 from speechxai.display.signal import (
     plot_long_term_spectra,
+    plot_recording,
     plot_waveform_and_spectrogram,
-    show_recording,
+    recording_player,
 )
 from speechxai.display.wordlevel import (
     plot_alignment,
@@ -59,12 +60,13 @@ __all__ = [
     "plot_method_maps",
     "plot_paralinguistic_levels",
     "plot_randomization_bars",
+    "plot_recording",
     "plot_spectrogram_relevance",
     "plot_waveform_and_spectrogram",
     "plot_waveform_relevance",
     "plot_word_importance",
+    "recording_player",
     "show_audible_explanations",
-    "show_recording",
     "show_sounds",
     "wav_bytes",
     "widget_player",

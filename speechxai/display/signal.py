@@ -81,22 +81,23 @@ def plot_long_term_spectra(
     return figure
 
 
-def show_recording(recording, origin: str, normalize: bool = True) -> None:
-    """Display a ``DigitRecording``: waveform and spectrogram, then a player
-    (:func:`~speechxai.display.players.audio_player`; peak-normalised for listening unless
-    ``normalize=False``)."""
-    from IPython.display import display
-
-    from speechxai.display.players import audio_player
-
-    waveform = recording.waveform.numpy()
-    figure = plot_waveform_and_spectrogram(
-        waveform,
+def plot_recording(recording, origin: str):
+    """The waveform and spectrogram of a ``DigitRecording``, titled with its origin, word,
+    speaker and rate."""
+    return plot_waveform_and_spectrogram(
+        recording.waveform.numpy(),
         recording.sample_rate,
         title=f"{origin}: {recording.word!r} by speaker {recording.speaker} "
         f"({recording.sex}), {recording.sample_rate} Hz",
     )
-    display(figure)
-    plt.close(figure)
+
+
+def recording_player(recording, origin: str, normalize: bool = True):
+    """A labelled player of a ``DigitRecording``
+    (:func:`~speechxai.display.players.audio_player`; peak-normalised for listening unless
+    ``normalize=False``)."""
+    from speechxai.display.players import audio_player
+
     label = f"{origin}: {recording.word!r}" + (" (peak-normalised)" if normalize else "")
-    display(audio_player(waveform, recording.sample_rate, label, normalize=normalize))
+    return audio_player(recording.waveform.numpy(), recording.sample_rate, label,
+                        normalize=normalize)
