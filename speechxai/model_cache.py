@@ -24,12 +24,15 @@ import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
 from speechxai.book import TRAINED_LOG_ENV
 from speechxai.locking import exclusive_lock
+
+if TYPE_CHECKING:
+    from speechxai.resume import Resume
 
 MAGIC = b"speechxai-model-v1 sha256="
 RETRAIN_ENV = "SPEECHXAI_RETRAIN"
@@ -134,13 +137,15 @@ def _retrain_requested() -> bool:
     return os.environ.get(RETRAIN_ENV, "") not in ("", "0")
 
 
-def load_or_train(path: Path, train: Callable[[], dict], restore: Callable[[dict], T], *,
+def load_or_train(path: Path, train: Callable[[Resume], dict], restore: Callable[[dict], T], *,
                   cached_only: bool = False, command: str | None = None) -> T:
-    """``restore(payload)`` of the model cached at ``path``, or of ``train()``'s payload,
+    """``restore(payload)`` of the model cached at ``path``, or of ``train(resume)``'s payload,
     which is then cached. An unusable file (:class:`CorruptModel`, or ``restore`` failing on
     it: another network's weights) is reported with its path and trained again; with
     ``cached_only`` it raises :class:`ModelNotCached` instead, as a missing file does.
-    ``$SPEECHXAI_RETRAIN`` trains again whatever is cached."""
+    ``$SPEECHXAI_RETRAIN`` trains again whatever is cached, from step 0. ``resume``
+    (:class:`speechxai.resume.Resume`) holds the state an interrupted training of this model
+    saved; it is removed once the model is saved."""
     path = Path(path)
     lock = contextlib.nullcontext() if cached_only else exclusive_lock(path)
     with lock:
@@ -156,8 +161,14 @@ def load_or_train(path: Path, train: Callable[[], dict], restore: Callable[[dict
             raise ModelNotCached(path, command, problem)
         if problem:
             print(f"model cache: {path} is unusable ({problem}); training it again")
-        payload = train()
+        from speechxai.resume import Resume  # it saves with this module's save()
+
+        resume = Resume(path)
+        if _retrain_requested():
+            resume.clear()
+        payload = train(resume)
         save(payload, path)
+        resume.clear()
         _log_trained(path)
         return restore(payload)
 

@@ -31,6 +31,7 @@ from speechxai.inputs import (
     training_mean,
 )
 from speechxai.model_cache import cache_file, code_version, load_or_train
+from speechxai.resume import Resume, restore_training, training_state
 
 N_CLASSES = {"digit": 10, "sex": 2}
 TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last}
@@ -201,7 +202,7 @@ def train(
         return TrainedModel(model.eval(), config, saved["mean"], saved["history"])
 
     return load_or_train(
-        path, lambda: _train(config, train_signals, val_signals, progress, start),
+        path, lambda resume: _train(config, train_signals, val_signals, progress, start, resume),
         restore, cached_only=cached_only)
 
 
@@ -231,8 +232,10 @@ def classifier_code() -> str:
 
 
 def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: DigitSignals,
-           progress: bool, start: TrainedModel | None = None) -> dict:
-    """:func:`train`'s training: the checkpoint payload (weights, mean, history)."""
+           progress: bool, start: TrainedModel | None = None,
+           resume: Resume | None = None) -> dict:
+    """:func:`train`'s training: the checkpoint payload (weights, mean, history), resumed
+    from ``resume``'s saved state if there is one."""
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, config.task, config.width)
     if start is not None:
@@ -262,8 +265,11 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     schedule = _schedule(config, optimizer)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_accuracy": []}
     evaluate_every = max(1, config.steps // 4)
-    bar = tqdm(range(config.steps), desc=f"{config.architecture} {config.task}",
-               disable=not progress)
+    modules = {"model": model, "optimizer": optimizer, "schedule": schedule}
+    saved = resume.load() if resume else None
+    first, history = restore_training(saved, modules, rng) if saved else (0, history)
+    bar = tqdm(range(first, config.steps), desc=f"{config.architecture} {config.task}",
+               initial=first, total=config.steps, disable=not progress)
     for step in bar:
         model.train()
         batch = rng.choice(len(train_signals), config.batch_size,
@@ -284,12 +290,16 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
             history["val_accuracy"].append(accuracy(model, val_inputs, val_labels))
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                             val=f"{history['val_accuracy'][-1]:.3f}")
+        if resume:
+            resume.step_done(step + 1, config.steps,
+                             lambda: training_state(modules, rng, history))
     model = model.to(memory_format=torch.contiguous_format).eval()  # as a loaded model is
     return {"state": model.state_dict(), "mean": mean, "history": history}
 
 
 def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
-        description: str = "training", progress: bool = True) -> dict[str, list[float]]:
+        description: str = "training", progress: bool = True,
+        resume: Resume | None = None) -> dict[str, list[float]]:
     """Seeded Adam on random batches of ``n_items`` training items (every trainer of the book
     except the AudioMNIST classifiers').
 
@@ -297,6 +307,8 @@ def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
     and ``cosine`` (anneal the learning rate to zero); ``loss_of(indices)`` returns the loss
     of those items. ``score()``, if given, returns an error rate on held-out items and is
     called five times. Returns the history: the loss per step, and "step"/"cer" where scored.
+    ``resume`` (:class:`speechxai.resume.Resume`): start from its saved state if there is one,
+    and save the state at its interval.
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
@@ -306,7 +318,11 @@ def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     rng = np.random.default_rng(config.seed)
     history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
-    bar = tqdm(range(config.steps), desc=description, disable=not progress)
+    modules = {"network": network, "optimizer": optimizer, "schedule": schedule}
+    saved = resume.load() if resume else None
+    first, history = restore_training(saved, modules, rng) if saved else (0, history)
+    bar = tqdm(range(first, config.steps), desc=description, initial=first, total=config.steps,
+               disable=not progress)
     for step in bar:
         network.train()
         loss = loss_of(rng.choice(n_items, config.batch_size, replace=n_items < config.batch_size))
@@ -323,11 +339,15 @@ def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
             history["cer"].append(score())
             bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}",
                             cer=f"{history['cer'][-1]:.3f}")
+        if resume:
+            resume.step_done(step + 1, config.steps,
+                             lambda: training_state(modules, rng, history))
     return history
 
 
 def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=None,
-            description: str = "CTC", progress: bool = True) -> dict[str, list[float]]:
+            description: str = "CTC", progress: bool = True,
+            resume: Resume | None = None) -> dict[str, list[float]]:
     """:func:`fit` on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters):
     ``batch(indices)`` returns the inputs and output lengths of those training items, the
     network runs under bfloat16 autocast if ``config.bf16``."""
@@ -338,4 +358,4 @@ def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=Non
             logits = network(inputs)
         return ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
 
-    return fit(network, config, loss_of, len(transcripts), score, description, progress)
+    return fit(network, config, loss_of, len(transcripts), score, description, progress, resume)

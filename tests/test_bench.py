@@ -168,7 +168,7 @@ def test_runner_records_chapter_time_cold_when_it_trained_and_warm_otherwise(tin
     source = write_chapter(tiny_book, "trains", ["""
         from speechxai.datasets.corpus import data_root
         from speechxai.model_cache import load_or_train
-        load_or_train(data_root() / "models" / "toy-digit-0123.pt", lambda: {"w": 1},
+        load_or_train(data_root() / "models" / "toy-digit-0123.pt", lambda resume: {"w": 1},
                       lambda payload: payload)
         # as a chapter running beside this one would: a checkpoint this kernel did not train
         (data_root() / "models" / "written-beside.pt").touch()

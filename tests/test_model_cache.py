@@ -63,7 +63,7 @@ def test_a_corrupt_file_is_reported_and_trained_again(tmp_path: Path, capsys):
     path = tmp_path / "m.pt"
     save(payload(1.0), path)
     path.write_bytes(path.read_bytes()[:-10])
-    result = load_or_train(path, lambda: payload(3.0), restore)
+    result = load_or_train(path, lambda resume: payload(3.0), restore)
     assert torch.equal(result, torch.full((3,), 3.0))
     assert f"model cache: {path} is unusable (checksum mismatch" in capsys.readouterr().out
     assert torch.equal(load(path)["state"]["weight"], torch.full((3,), 3.0))
@@ -79,7 +79,7 @@ def test_weights_of_another_network_are_trained_again(tmp_path: Path, capsys):
         return network
 
     trained = {"state": torch.nn.Linear(4, 2).state_dict()}
-    assert load_or_train(path, lambda: trained, restore_network) is network
+    assert load_or_train(path, lambda resume: trained, restore_network) is network
     assert "does not fit the model" in capsys.readouterr().out
 
 
@@ -96,13 +96,14 @@ def test_retrain_trains_whatever_is_cached(tmp_path: Path, monkeypatch):
     path = tmp_path / "m.pt"
     save(payload(1.0), path)
     monkeypatch.setenv(model_cache.RETRAIN_ENV, "1")
-    assert torch.equal(load_or_train(path, lambda: payload(5.0), restore), torch.full((3,), 5.0))
+    retrained = load_or_train(path, lambda resume: payload(5.0), restore)
+    assert torch.equal(retrained, torch.full((3,), 5.0))
     monkeypatch.setenv(model_cache.RETRAIN_ENV, "0")
     assert torch.equal(load_or_train(path, pytest.fail, restore), torch.full((3,), 5.0))
 
 
 def _train_once(path: str, log: str) -> None:
-    def train():
+    def train(resume):
         with open(log, "a") as file:
             file.write("trained\n")
         time.sleep(0.5)

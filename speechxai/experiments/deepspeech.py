@@ -53,6 +53,7 @@ from speechxai.features import context_windows, mfcc_frames, mfcc_windows
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
+from speechxai.resume import Resume
 from speechxai.training import config_key, fit, fit_ctc, supported_precision
 
 _FRAMES: dict[bytes, torch.Tensor] = {}  # MFCC frames by utterance content
@@ -206,8 +207,9 @@ def train_recognizer(
         return TrainedRecognizer(model.eval(), config, saved["history"], saved["mean"],
                                  saved["std"])
 
-    return load_or_train(path, lambda: _train(config, items, monitor_items, progress), restore,
-                         cached_only=cached_only)
+    return load_or_train(
+        path, lambda resume: _train(config, items, monitor_items, progress, resume), restore,
+        cached_only=cached_only)
 
 
 @functools.cache
@@ -222,7 +224,7 @@ def recognizer_code() -> str:
 
 
 def _train(config: CTCConfig, items: list, monitor_items: Sequence | None,
-           progress: bool) -> dict:
+           progress: bool, resume: Resume | None = None) -> dict:
     """:func:`train_recognizer`'s training: the checkpoint payload."""
     items = with_channel_copies(items, config.augment, config.seed)
     frames = [_frames(item) for item in tqdm(items, desc="MFCC", disable=not progress)]
@@ -240,7 +242,7 @@ def _train(config: CTCConfig, items: list, monitor_items: Sequence | None,
 
     history = fit_ctc(network, config, batch, transcripts,
                       None if monitor_items is None else score, f"DeepSpeech({config.hidden})",
-                      progress)
+                      progress, resume)
     model = _fold(network.model, mean, std).eval()
     return {"state": model.state_dict(), "history": history, "mean": mean, "std": std}
 

@@ -51,6 +51,7 @@ from speechxai.experiments.deepspeech import Recognition, _content_key, _data_ke
 from speechxai.features import log_mel
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
+from speechxai.resume import Resume
 from speechxai.training import config_key, fit, fit_ctc, supported_precision
 
 _LOG_MELS: dict[bytes, torch.Tensor] = {}  # log-mel spectrograms by utterance content
@@ -201,8 +202,9 @@ def train_wav2letter(
         model.load_state_dict(saved["state"])
         return TrainedWav2Letter(model.eval(), config, saved["history"])
 
-    return load_or_train(path, lambda: _train(config, items, monitor_items, progress), restore,
-                         cached_only=cached_only)
+    return load_or_train(
+        path, lambda resume: _train(config, items, monitor_items, progress, resume), restore,
+        cached_only=cached_only)
 
 
 @functools.cache
@@ -218,7 +220,7 @@ def wav2letter_code() -> str:
 
 
 def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None,
-           progress: bool) -> dict:
+           progress: bool, resume: Resume | None = None) -> dict:
     """:func:`train_wav2letter`'s training: the checkpoint payload."""
     items = with_channel_copies(items, config.augment, config.seed)
     spectrograms = [utterance_log_mel(item)
@@ -238,7 +240,7 @@ def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None
 
     name = f"Wav2Letter({'-'.join(map(str, config.channels))}, rf {config.receptive_field})"
     history = fit_ctc(model, config, batch, transcripts,
-                      None if monitor_items is None else score, name, progress)
+                      None if monitor_items is None else score, name, progress, resume)
     model.eval()
     return {"state": model.state_dict(), "history": history}
 

@@ -29,6 +29,7 @@ from speechxai.inputs import DigitSignals
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import CommandClassifier
 from speechxai.models.commands import pad_features
+from speechxai.resume import Resume
 from speechxai.training import TrainedModel, config_key, fit
 
 
@@ -103,7 +104,8 @@ def train_command_classifier(
         model.load_state_dict(saved["state"])
         return TrainedCommandClassifier(model.eval(), config, saved["history"])
 
-    return load_or_train(path, lambda: _train(config, items, sample_rate, progress), restore)
+    return load_or_train(
+        path, lambda resume: _train(config, items, sample_rate, progress, resume), restore)
 
 
 @functools.cache
@@ -117,7 +119,8 @@ def classifier_code() -> str:
                         _train, slot_labels)
 
 
-def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool) -> dict:
+def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool,
+           resume: Resume | None = None) -> dict:
     """:func:`train_command_classifier`'s training: the checkpoint payload."""
     torch.manual_seed(config.seed)
     model = CommandClassifier(sample_rate, width=config.width)
@@ -133,7 +136,8 @@ def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool)
                    for slot in model.slots)
 
     history = fit(model, config, loss_of, len(items),
-                  description=f"CommandClassifier({config.width})", progress=progress)
+                  description=f"CommandClassifier({config.width})", progress=progress,
+                  resume=resume)
     model.eval()
     return {"state": model.state_dict(), "history": history}
 
