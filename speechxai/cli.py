@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     baseline.add_argument(
         "--tolerance", type=float, default=1e-6, help="tolerance for names that have none yet"
     )
+    plan = actions.add_parser(
+        "plan", help="list the models a profile trains, with the training time estimated here")
+    plan.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE)
+    plan.add_argument("--dataset", choices=DATASETS, default=None,
+                      help="plan the run on this dataset instead of the profile's own")
+    plan.add_argument("--repeats", type=_positive, default=3, metavar="N",
+                      help="training steps timed per model after two warm-up steps (default 3)")
     _evaluate_parser(commands)
     return parser
 
@@ -138,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.group == "evaluate":
         return _evaluate(args)
+    if args.action == "plan":
+        from speechxai.plan import describe_plan, plan_table, planned_models
+
+        table = plan_table(planned_models(args.profile, args.dataset), args.repeats,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(describe_plan(table, args.profile))
+        return 0
     root = book.project_root()
     build_dir = (args.build_dir or root / "_build").resolve()
     try:
