@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import SEXES, DigitCorpus, evenly_spaced
 from speechxai.datasets.sequences import trim_silence
@@ -25,6 +24,7 @@ from speechxai.features import (
     resample,
     subtract_mean,
 )
+from speechxai.progress import tqdm
 
 INT16_SCALE = 32768.0  # the paper's code scaled int16 samples; ours are floats in [-1, 1]
 ARCHITECTURE_INPUTS = {"audionet": "waveform", "alexnet": "spectrogram"}

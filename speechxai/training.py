@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechxai.augment import Augmentation, spec_augment_masks, spec_augment_transform
 from speechxai.ctc import ctc_loss
@@ -31,6 +30,7 @@ from speechxai.inputs import (
     training_mean,
 )
 from speechxai.model_cache import cache_file, code_version, load_or_train
+from speechxai.progress import tqdm
 from speechxai.resume import Resume, restore_training, training_state
 
 N_CLASSES = {"digit": 10, "sex": 2}

@@ -251,8 +251,8 @@ def test_every_chapter_page_offers_its_executed_notebook_for_download(smoke_buil
 
 def test_no_page_scrolls_sideways_or_shows_progress_bars_or_record_echoes(smoke_build):
     """Every built page at a laptop's width, as a reader sees it in Chromium: no code or table
-    wider than its box (hidden behind a scroll bar) or past the text column, no text progress
-    bar and no ``record:`` echo line."""
+    wider than its box (hidden behind a scroll bar) or past the text column, no progress bar
+    (text or widget: nobody waits for a built page) and no ``record:`` echo line."""
     from playwright.sync_api import sync_playwright
 
     overflowing = """Array.from(document.querySelectorAll('main pre, main table')).filter(e =>
@@ -270,6 +270,10 @@ def test_no_page_scrolls_sideways_or_shows_progress_bars_or_record_echoes(smoke_
             text = page.inner_text("main")
             found = page.evaluate(overflowing)
             found += re.findall(r"\d+%\|.{0,30}", text) + re.findall(r"^record: .*", text, re.M)
+            bars = page.evaluate("document.querySelectorAll("
+                                 "'main .widget-progress, main .progress-bar, main progress')"
+                                 ".length")
+            found += [f"{bars} progress-bar widgets"] if bars else []
             if found:
                 problems[page_path.name] = found
             page.close()

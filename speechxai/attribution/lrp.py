@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from zennit.composites import EpsilonGammaBox
 from zennit.core import Composite
 from zennit.rules import ZBox
@@ -25,6 +24,7 @@ from zennit.rules import ZBox
 from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.errors import AttributionError, AudioError
+from speechxai.progress import tqdm
 
 Bound = float | torch.Tensor
 Target = int | torch.Tensor

@@ -47,9 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
-from tqdm.auto import tqdm
-
 from speechxai.locking import exclusive_lock
+from speechxai.progress import tqdm
 
 CHUNK_SIZE = 1 << 20
 TIMEOUT = 60.0

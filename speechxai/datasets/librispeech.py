@@ -27,9 +27,9 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import DATA_DIR_ENV, NO_DIGIT, DigitCorpus, Entry, data_root
+from speechxai.progress import tqdm
 
 FILE_PATTERN = re.compile(r"(?P<speaker>\d+)-(?P<chapter>\d+)-(?P<utterance>\d+)\.flac")
 SEX = {"F": "female", "M": "male"}

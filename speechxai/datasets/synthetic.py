@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from speechxai.datasets.corpus import DIGIT_WORDS, DigitCorpus, Entry, data_root
 from speechxai.datasets.download import file_digest
 from speechxai.locking import exclusive_lock
+from speechxai.progress import tqdm
 
 CORPUS_VERSION = 1  # bump when the generator changes what it produces
 ACCENTS = ("en-us", "en", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc")

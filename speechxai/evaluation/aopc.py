@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.occlusion import (
@@ -37,6 +36,7 @@ from speechxai.attribution.occlusion import (
     mask_segments,
     resolve_targets,
 )
+from speechxai.progress import tqdm
 
 FRACTIONS = tuple(k / 10 for k in range(1, 11))
 MEASURES = ("comprehensiveness", "sufficiency")

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechxai.adversarial import targeted_attack
 from speechxai.attribution.asr import LETTERS, METHODS, attribute, saliency_error
@@ -53,6 +52,7 @@ from speechxai.features import context_windows, mfcc_frames, mfcc_windows
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import DeepSpeech
 from speechxai.models.deepspeech import WINDOW
+from speechxai.progress import tqdm
 from speechxai.resume import Resume
 from speechxai.training import config_key, fit, fit_ctc, supported_precision
 

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechxai.attribution.navai import (
     NULLS,
@@ -51,6 +50,7 @@ from speechxai.experiments.deepspeech import Recognition, _content_key, _data_ke
 from speechxai.features import log_mel
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models.wav2letter import Wav2Letter, output_stride, receptive_field
+from speechxai.progress import tqdm
 from speechxai.resume import Resume
 from speechxai.training import config_key, fit, fit_ctc, supported_precision
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechxai.datasets import data_root
 from speechxai.datasets.corpus import SEXES
@@ -29,6 +28,7 @@ from speechxai.inputs import DigitSignals
 from speechxai.model_cache import cache_file, code_version, load_or_train
 from speechxai.models import CommandClassifier
 from speechxai.models.commands import pad_features
+from speechxai.progress import tqdm
 from speechxai.resume import Resume
 from speechxai.training import TrainedModel, config_key, fit
 
