@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from speechxai.datasets.folds import AUDIOMNIST_DIGIT_GROUPS, AUDIOMNIST_SEX_GROUPS
-from speechxai.evaluate import chapter_settings
 from speechxai.profiles import chapter_parameters
 
 SEQUENCE_SECONDS = 2.5
@@ -115,10 +114,8 @@ def planned_models(profile: str, dataset: str | None = None) -> list[PlannedMode
     from speechxai.experiments.wordlevel import CommandConfig
     from speechxai.training import TrainingConfig, supported_precision
 
-    def settings(chapter: str) -> dict:
-        own = dataset or chapter_parameters(chapter, profile).get("dataset", "embedded")
-        return chapter_settings(chapter, profile, own) if chapter != "wordlevel" else \
-            chapter_parameters(chapter, profile, {"dataset": own})
+    def settings(chapter: str) -> dict:  # the profile's sizes, for the dataset run on
+        return chapter_parameters(chapter, profile, {"dataset": dataset} if dataset else None)
 
     plan = []
     audiomnist = settings("audiomnist")

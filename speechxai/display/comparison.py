@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from speechxai.attribution.sanity import RANDOMIZED_CORRELATION
 from speechxai.evaluation.feature_deletion import FRACTIONS, OPERATORS
+from speechxai.experiments.comparison import readable
 
 
 def _symmetric(ax, image: np.ndarray, **options):
@@ -47,7 +49,7 @@ def plot_method_maps(maps: dict[str, dict[str, np.ndarray]], sample_rate: int = 
                               interpolation="nearest")
                 else:
                     _symmetric(ax, image)
-                ax.set_title(name.replace("_", " "))
+                ax.set_title(readable(name))
                 ax.set_yticks([])
             row[0].set_ylabel(model, fontsize=11)
     return figure
@@ -71,7 +73,7 @@ def plot_deletion_comparison(curves: dict[str, dict[str, dict[str, np.ndarray]]]
                     ax.plot(100 * np.asarray(fractions), curve, marker="" if random else ".",
                             linestyle="--" if random else "-", linewidth=2 if random else 1.2,
                             color="black" if random else palette[method],
-                            label=method.replace("_", " "))
+                            label=readable(method))
                 ax.set(title=f"{model}: {operator} masking", ylim=(0, None))
             row[0].set_ylabel("probability / unperturbed")
         for ax in axes[-1]:
@@ -82,12 +84,13 @@ def plot_deletion_comparison(curves: dict[str, dict[str, dict[str, np.ndarray]]]
 
 def plot_randomization_bars(correlations: pd.DataFrame):
     """Grouped bars of the rank correlation of each method's |attribution| with that of the
-    fully randomised model (rows: methods, columns: models); the dashed line at 0.5 marks
-    maps that explain the input more than the model."""
+    fully randomised model (rows: methods, columns: models); the dashed line
+    (:data:`~speechxai.attribution.sanity.RANDOMIZED_CORRELATION`) marks maps that explain the
+    input more than the model."""
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         figure, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
-        correlations.rename(index=lambda m: m.replace("_", " ")).plot.bar(ax=ax, rot=20)
-        ax.axhline(0.5, color="black", linestyle="--", linewidth=1)
+        correlations.rename(index=readable).plot.bar(ax=ax, rot=20)
+        ax.axhline(RANDOMIZED_CORRELATION, color="black", linestyle="--", linewidth=1)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set(ylabel="Spearman |attribution|,\ntrained vs randomised", xlabel="",
                ylim=(min(-0.1, float(np.nanmin(correlations.to_numpy())) - 0.05), 1.0))

@@ -31,7 +31,11 @@ from torch import nn
 
 from speechxai.attribution.asr import OwnWindow, attribute
 from speechxai.attribution.explain import explain
-from speechxai.attribution.sanity import randomized_copy, row_rank_correlation
+from speechxai.attribution.sanity import (
+    RANDOMIZED_CORRELATION,
+    randomized_copy,
+    row_rank_correlation,
+)
 from speechxai.evaluation.bootstrap import paired_bootstrap
 from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.feature_deletion import (
@@ -68,6 +72,11 @@ class Group:
 Subject = Callable[[nn.Module], list[Group]]
 """A model under comparison: its groups, built from the trained network or its randomised
 copy (:func:`classifier` and :func:`recognizer` make them)."""
+
+
+def readable(name: str) -> str:
+    """A method's name for a reader: ``integrated_gradients`` -> ``integrated gradients``."""
+    return name.replace("_", " ")
 
 
 def predicted_classes(network: nn.Module, inputs: torch.Tensor) -> np.ndarray:
@@ -224,7 +233,7 @@ def audible_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({(metric.replace("_", "-").upper(), kind): scores[column]
                          for metric in METRICS
                          for kind, column in (("own", metric), ("random", f"{metric}.random"))}
-                        ).rename(index=lambda name: name.replace("_", " "))
+                        ).rename(index=readable)
 
 
 def ranking(table: pd.DataFrame, operator: str) -> list[str]:
@@ -238,7 +247,7 @@ def describe(comparisons: dict[str, pd.DataFrame]) -> str:
     operator (Kendall's tau), and which methods survive randomisation."""
     lines = []
     for model, table in comparisons.items():
-        table = table.rename(index=lambda name: name.replace("_", " "))
+        table = table.rename(index=readable)
         orders = {operator: ranking(table, operator) for operator in OPERATORS}
         parts = []
         for operator, order in orders.items():
@@ -258,9 +267,10 @@ def describe(comparisons: dict[str, pd.DataFrame]) -> str:
             change = (f"the operator reorders {', '.join(moved)} (Kendall's tau {tau:.2f}); "
                       f"{best}")
         kept = table["randomized_rank_corr"].drop(RANDOM)
-        survivors = kept[kept > 0.5].index.tolist()
+        survivors = kept[kept > RANDOMIZED_CORRELATION].index.tolist()
         sanity = (f"{', '.join(survivors)} keep{'s' if len(survivors) == 1 else ''} a rank "
-                  f"correlation above 0.5 with the randomised model's map (explaining the input "
+                  f"correlation above {RANDOMIZED_CORRELATION} with the randomised model's map "
+                  f"(explaining the input "
                   f"more than the model)" if survivors else
                   "every method's map changes when the weights are randomised (all rank "
                   f"correlations at most {kept.max():.2f})")
@@ -271,7 +281,7 @@ def describe(comparisons: dict[str, pd.DataFrame]) -> str:
 
 def describe_audible(scores: pd.DataFrame) -> str:
     """Which audible explanations beat random masks of their own size on each metric."""
-    scores = scores.rename(index=lambda name: name.replace("_", " "))
+    scores = scores.rename(index=readable)
     lines = []
     for metric in METRICS:
         sign = 1 if HIGHER_IS_BETTER[metric] else -1
