@@ -30,7 +30,7 @@ $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "speechxai needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[book,dev,hf]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[book,dev,hf,scale]"
 	touch $@
 
 book: $(INSTALLED)

@@ -22,9 +22,10 @@ import time
 from common import machine
 
 from speechxai.datasets import open_corpus
+from speechxai.device import native_bf16
 from speechxai.experiments import audiomnist as study
 from speechxai.inputs import load_signals
-from speechxai.training import accuracy, native_bf16
+from speechxai.training import accuracy
 
 
 def main() -> None:

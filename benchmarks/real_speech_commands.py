@@ -22,9 +22,9 @@ import time
 from common import machine
 
 from speechxai.datasets import DigitCommands, folds, open_corpus
+from speechxai.device import native_bf16
 from speechxai.experiments import wordlevel
 from speechxai.profiles import chapter_parameters
-from speechxai.training import native_bf16
 
 
 def main() -> None:

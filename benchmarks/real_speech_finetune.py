@@ -34,10 +34,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from speechxai.datasets import open_corpus
+    from speechxai.device import native_bf16
     from speechxai.experiments import audiomnist as study
     from speechxai.inputs import load_signals
     from speechxai.profiles import chapter_parameters
-    from speechxai.training import native_bf16
 
     started = time.perf_counter()
     real = chapter_parameters("audiomnist", "quick", {"dataset": "real"})

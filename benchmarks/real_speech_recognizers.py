@@ -23,9 +23,9 @@ from common import machine
 
 from speechxai.datasets import open_corpus
 from speechxai.datasets.real import digit_utterances
+from speechxai.device import native_bf16
 from speechxai.experiments import deepspeech, navai
 from speechxai.profiles import chapter_parameters
-from speechxai.training import native_bf16
 
 CHAPTERS = {"deepspeech": "deepspeech", "wav2letter": "navai"}
 

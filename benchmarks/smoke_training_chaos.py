@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from speechxai import training  # noqa: E402
+from speechxai import device, training  # noqa: E402
 from speechxai.datasets import open_corpus  # noqa: E402
 from speechxai.experiments.audiomnist import fold_speakers, load_signals  # noqa: E402
 from speechxai.profiles import chapter_parameters  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
     recipe = smoke["training"][args.architecture][args.task]
     config = training.TrainingConfig(args.architecture, args.task, "chaos-probe", **recipe)
     labels = torch.as_tensor(parts[2].labels(args.task))
-    print(f"CPU native bf16: {training.native_bf16()}")
+    print(f"CPU native bf16: {device.native_bf16()}")
     for dtype in (torch.float32, torch.float64):
         plain, seconds = train_once(config, parts, dtype, 0.0)
         moved, _ = train_once(config, parts, dtype, args.perturbation)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from speechxai.ctc import ctc_loss, encode, greedy_decode
+from speechxai.device import device_of
 from speechxai.features import mfcc_windows
 
 
@@ -80,7 +81,8 @@ def targeted_attack(
     delta = _project(signal, delta, eps)
     for step in range(steps + 1):
         delta.requires_grad_(True)
-        logits = model(mfcc_windows(signal + delta, sample_rate, differentiable=True))
+        windows = mfcc_windows(signal + delta, sample_rate, differentiable=True)
+        logits = model(windows.to(device_of(model))).cpu()  # features on the CPU, as in training
         decoded = greedy_decode(logits.detach())
         if decoded == target_text or step == steps:
             break

@@ -33,6 +33,9 @@ from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
 TRAINED_LOG_ENV = "SPEECHXAI_TRAINED_LOG"
+DEVICE_PARAMETER = "device"
+"""``-p device cuda|mps|cpu``: taken by every chapter through the runner, which hands it to
+the kernel as ``$SPEECHXAI_DEVICE`` (:mod:`speechxai.device`), not as a notebook parameter."""
 """Inside ``speechxai book run``: the file that :func:`speechxai.model_cache.load_or_train`
 appends the name of every checkpoint the chapter's kernel trains to, a line each (how the
 runner tells a chapter that trained from one that loaded)."""
@@ -212,7 +215,15 @@ def check_overrides(selected: list[Chapter], profile: str, overrides: dict) -> N
     seed = overrides.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ParameterError(f"-p seed must be an integer, got {seed!r}")
-    declared = set().union(*(declared_parameters(c.source) for c in selected))
+    if DEVICE_PARAMETER in overrides:
+        from speechxai import device
+
+        try:
+            device.resolve(str(overrides[DEVICE_PARAMETER]))
+        except (ValueError, device.DeviceUnavailable) as error:
+            raise ParameterError(f"-p device: {error}") from None
+    declared = set().union(*(declared_parameters(c.source) for c in selected),
+                           {DEVICE_PARAMETER})
     for name in sorted(set(overrides) - declared):
         close = difflib.get_close_matches(name, declared, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -339,7 +350,10 @@ def run_chapter(
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    from speechxai.device import DEVICE_ENV
+
     declared = declared_parameters(chapter.source)
+    device = (overrides or {}).get(DEVICE_PARAMETER)
     overrides = {name: value for name, value in (overrides or {}).items() if name in declared}
     parameters = chapter_parameters(chapter.name, profile, overrides)
     notebook = jupytext.read(chapter.source)
@@ -353,7 +367,8 @@ def run_chapter(
     trained_log = records_file.with_suffix(".trained")
     trained_log.unlink(missing_ok=True)
     environment = {RECORDS_FILE_ENV: str(records_file.resolve()),
-                   TRAINED_LOG_ENV: str(trained_log.resolve())}
+                   TRAINED_LOG_ENV: str(trained_log.resolve()),
+                   **({DEVICE_ENV: str(device)} if device is not None else {})}
     previous = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)  # the kernel inherits them
     root = chapter.source.parent.parent

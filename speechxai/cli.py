@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true",
                      help="train every model the chapters use again instead of loading it "
                           "from the model cache")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="ray: train the chapters' models (folds, seeds) as Ray tasks first, "
+                          "a GPU each where the cluster has GPUs, then run the chapters on "
+                          "them (needs the [scale] extra; default local: each chapter trains "
+                          "its own)")
+    run.add_argument("--address", default=None,
+                     help="with --executor ray: the cluster to join (e.g. ray://head:10001 "
+                          "or auto); default: a local cluster on this machine's cores")
     build = actions.add_parser("build", help="render the executed chapters to HTML")
     common(build, profile=False)
     build.add_argument("--dataset", choices=DATASETS, default=None,
@@ -141,6 +149,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_on_ray(selected: list, args, overrides: dict) -> int:
+    """``book run --executor ray``: every model of the ``selected`` chapters trained as a Ray
+    task (retrained there with ``--retrain``); 0, or 1 after a clear error."""
+    from speechxai.device import DEVICE_ENV
+    from speechxai.fanout import train_on_ray, training_jobs
+
+    environment = {RETRAIN_ENV: "1"} if args.retrain else {}
+    if "device" in overrides:
+        environment[DEVICE_ENV] = str(overrides["device"])
+    jobs = training_jobs([chapter.name for chapter in selected], args.profile, overrides)
+    try:
+        train_on_ray(jobs, args.address, environment,
+                     report=lambda line: print(line, flush=True))
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.group == "evaluate":
@@ -164,14 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {key: _parse_value(value) for key, value in args.parameter}
         if args.dataset:
             overrides.setdefault("dataset", args.dataset)
-        if args.retrain:
-            os.environ[RETRAIN_ENV] = "1"  # the chapters' kernels inherit it
         try:
             book.check_overrides(selected, args.profile, overrides)
         except book.ParameterError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         started = time.perf_counter()
+        if args.executor == "ray":
+            status = _train_on_ray(selected, args, overrides)
+            if status:
+                return status
+        elif args.retrain:
+            os.environ[RETRAIN_ENV] = "1"  # the chapters' kernels inherit it
         try:
             runs = book.run_chapters(selected, args.profile, build_dir, overrides,
                                      progress_bar=not args.no_progress, jobs=args.jobs,

@@ -77,7 +77,7 @@ def ctc_loss(
     log_probs = logits.log_softmax(-1).transpose(0, 1)  # (T, N, C) as torch's CTC wants
     return torch.nn.functional.ctc_loss(
         log_probs,
-        torch.cat(targets),
+        torch.cat(targets).to(log_probs.device),
         torch.as_tensor(lengths),
         torch.tensor([len(target) for target in targets]),
         blank=BLANK,

@@ -51,11 +51,13 @@ LABEL_COLUMNS = {"audiomnist": ("digit", "sex"), "deepspeech": ("transcript",),
 COLUMNS = ("chapter", "model", "task", "metric", "value", "recordings")
 CHAPTER_DEFAULTS: dict[str, dict[str, object]] = {
     "audiomnist": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
-                   "mix_embedded": []},
+                   "mix_embedded": [], "n_folds": 1, "start_from_embedded": []},
     "deepspeech": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
                    "n_train": 2000, "n_test": 100},
     "navai": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
-              "n_train": 1000, "n_test": 100},
+              "n_train": 1000, "n_test": 100, "n_seeds": 1},
+    "wordlevel": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
+                  "n_train": 2000, "n_test": 100},
 }
 """The chapters' parameter cells' values of what a profile may leave out (the chapter then
 runs with these; ``tests/test_evaluate.py`` checks them against ``book/<chapter>.md``)."""
@@ -171,9 +173,9 @@ def chapter_settings(chapter: str, profile: str = DEFAULT_PROFILE, dataset: str 
 
 def chapter_classifiers(models: Sequence[tuple[str, str]], profile: str = DEFAULT_PROFILE,
                         dataset: str = "embedded", seed: int = 0, *,
-                        overrides: dict[str, object] | None = None, progress: bool = True
-                        ) -> dict:
-    """Fold 0's run of each of ``models`` (``(architecture, task)``) as the AudioMNIST
+                        overrides: dict[str, object] | None = None, progress: bool = True,
+                        fold: int = 0) -> dict:
+    """Fold ``fold``'s run of each of ``models`` (``(architecture, task)``) as the AudioMNIST
     chapter trains it at ``profile`` on ``dataset`` - the cached model when the chapter has
     run, else trained and cached - with its held-out test recordings
     (:class:`~speechxai.experiments.audiomnist.FoldRun`). A task the dataset cannot serve is
@@ -189,9 +191,12 @@ def chapter_classifiers(models: Sequence[tuple[str, str]], profile: str = DEFAUL
     extras = audiomnist.extra_training(audiomnist.extra_corpora(
         dataset, parameters["mix_embedded"], parameters["n_speakers"], parameters["per_digit"],
         seed), progress)
+    starts = audiomnist.embedded_starts(
+        extras, parameters["start_from_embedded"],
+        chapter_parameters("audiomnist", profile)["training"], seed, progress)
     return {(architecture, task): audiomnist.run_fold(
-        corpora[task], architecture, task, 0, parameters["training"][architecture][task], seed,
-        progress, signals[task], extras.get(task))
+        corpora[task], architecture, task, fold, parameters["training"][architecture][task],
+        seed, progress, signals[task], extras.get(task), starts.get((architecture, task)))
         for architecture, task in models if task in tasks}
 
 
@@ -207,19 +212,23 @@ def chapter_sequences(parameters: dict, seed: int = 0) -> tuple[list, list]:
 
 
 def chapter_recognizer(chapter: str, parameters: dict, seed: int = 0, *, progress: bool = True,
-                       cached_only: bool = False):
+                       cached_only: bool = False, training_seed: int | None = None):
     """The recogniser of ``chapter`` (``deepspeech`` or ``navai``) with ``parameters``
     (:func:`chapter_settings`), trained on the chapter's training sequences as the chapter
     trains it - the cached one when the chapter has run; ``cached_only``: never train (a
-    recogniser not in the cache raises :class:`~speechxai.model_cache.ModelNotCached`)."""
+    recogniser not in the cache raises :class:`~speechxai.model_cache.ModelNotCached`).
+    ``training_seed``: the seed of its weights and batches where it is not ``seed`` (the NAvAI
+    chapter's further training seeds)."""
     from speechxai.experiments import deepspeech, navai
 
-    train_items, _ = chapter_sequences(parameters, seed)
+    train_items, test_items = chapter_sequences(parameters, seed)
+    seed_of_weights = seed if training_seed is None else training_seed
     if chapter == "deepspeech":
-        config = deepspeech.CTCConfig(seed=seed, **parameters["recognizer"])
+        config = deepspeech.CTCConfig(seed=seed_of_weights, **parameters["recognizer"])
         return deepspeech.train_recognizer(config, train_items, progress=progress,
+                                           monitor_items=test_items[:deepspeech.MONITORED],
                                            cached_only=cached_only)
-    config = navai.Wav2LetterConfig(seed=seed, **parameters["recognizer"])
+    config = navai.Wav2LetterConfig(seed=seed_of_weights, **parameters["recognizer"])
     return navai.train_wav2letter(config, train_items, progress=progress,
                                   cached_only=cached_only)
 

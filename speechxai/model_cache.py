@@ -127,7 +127,7 @@ def load(path: Path) -> dict:
     if hashlib.sha256(content).hexdigest().encode() != header[len(MAGIC):]:
         raise CorruptModel(path, "checksum mismatch: the file is truncated or was changed")
     try:
-        return torch.load(io.BytesIO(content), weights_only=True)
+        return torch.load(io.BytesIO(content), weights_only=True, map_location="cpu")
     except Exception as error:  # torch raises many kinds on a bad archive
         raise CorruptModel(path, f"unreadable checkpoint ({type(error).__name__}: {error})") \
             from None

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from speechxai import device as devices
 from speechxai.datasets.folds import AUDIOMNIST_DIGIT_GROUPS, AUDIOMNIST_SEX_GROUPS
 from speechxai.profiles import chapter_parameters
 
@@ -55,19 +56,21 @@ def _training_step(network: nn.Module, inputs: Callable[[], tuple], bf16: bool =
                    ) -> Callable[[], None]:
     """One Adam step of ``network`` on ``inputs()`` with a stand-in loss (the mean output),
     in the precision and memory format the trainer uses."""
-    network = network.to(memory_format=memory_format)
+    device = devices.current()
+    network = network.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-    batch = tuple(x.contiguous(memory_format=memory_format) if x.ndim == 4 else x
+    batch = tuple((x.contiguous(memory_format=memory_format) if x.ndim == 4 else x).to(device)
                   for x in inputs())
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with devices.autocast(device, bf16):
             output = network(*batch)
         outputs = output.values() if isinstance(output, dict) else [output]
         loss = sum(o.float().mean() for o in outputs)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        devices.synchronize(device)  # a GPU's step has ended only here
     return step
 
 
@@ -161,8 +164,7 @@ def plan_table(plan: list[PlannedModel], repeats: int = 3,
 def describe_plan(table: pd.DataFrame, profile: str) -> str:
     """The table as text with its total and what the estimate covers."""
     total = table["hours"].sum()
-    device = f"this machine's CPU ({torch.get_num_threads()} torch threads)"
     return (table.to_string(index=False, float_format=lambda x: f"{x:,.3g}")
-            + f"\n\nTraining at {profile!r}: about {total:,.2f} hours on {device}, the models "
-            "one after another (explaining and evaluating come on top). No model runs on a "
-            "GPU yet (issue 19).")
+            + f"\n\nTraining at {profile!r}: about {total:,.2f} hours on "
+            f"{devices.describe(devices.current())}, the models one after another (explaining "
+            "and evaluating come on top; another device: SPEECHXAI_DEVICE=cuda|mps|cpu).")

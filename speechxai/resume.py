@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speechxai.device import on_cpu
 from speechxai.model_cache import CorruptModel, load, save
 
 EVERY_ENV = "SPEECHXAI_CHECKPOINT_STEPS"
@@ -67,9 +68,11 @@ class Resume:
 def training_state(modules: dict, rng: np.random.Generator, history: dict) -> dict:
     """What a training's next step depends on: each of ``modules``' (network, optimiser,
     schedule) ``state_dict()``, the numpy and torch generators' states and the history."""
-    return _plain({"modules": {name: module.state_dict() for name, module in modules.items()},
-                   "numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                   "history": history})
+    return on_cpu(_plain({
+        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "history": history}))
 
 
 def _plain(value):
@@ -89,4 +92,6 @@ def restore_training(state: dict, modules: dict, rng: np.random.Generator) -> tu
         module.load_state_dict(state["modules"][name])
     rng.bit_generator.state = state["numpy"]
     torch.set_rng_state(state["torch"])
+    if state.get("cuda"):  # dropout on a GPU draws from the CUDA generators
+        torch.cuda.set_rng_state_all(state["cuda"])
     return int(state["step"]), state["history"]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from speechxai import device as devices
 from speechxai.augment import Augmentation, spec_augment_masks, spec_augment_transform
 from speechxai.ctc import ctc_loss
 from speechxai.datasets.corpus import data_root
@@ -42,21 +43,18 @@ figure 5); AudioNet's 1-D convolutions have no such format."""
 VALIDATION_SIZE = 128  # validation signals scored during training (a seeded subset)
 
 
-def native_bf16() -> bool:
-    """Whether this CPU runs bfloat16 natively (oneDNN's check: AVX-512 or AMX; AVX2 only
-    emulates it)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def supported_precision(config):
+def supported_precision(config, device: torch.device | None = None):
     """``config`` (any trainer's, with a ``bf16`` field) with bfloat16 autocast switched off
-    where :func:`native_bf16` is false, so the cache key names the precision really trained.
+    where ``device`` (default: this process's, :func:`speechxai.device.current`) does not run
+    bfloat16 natively (:func:`speechxai.device.native_bf16`), so the cache key names the
+    precision really trained.
 
     Measured on 2 cores of an AVX2-only CPU (AMD EPYC, family 25): bf16 autocast made the
     training steps 4x (AudioNet), 10x (AlexNet) and 7x (DeepSpeech) slower than fp32, where on
     a CPU with native bfloat16 it made them 1.3-2x faster (``benchmarks/training_throughput.py``).
     """
-    return replace(config, bf16=False) if config.bf16 and not native_bf16() else config
+    native = devices.native_bf16(device or devices.current())
+    return replace(config, bf16=False) if config.bf16 and not native else config
 
 
 def config_key(config) -> str:
@@ -128,10 +126,13 @@ def build_model(architecture: str, task: str, width: float = 1.0) -> nn.Module:
 
 
 def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-    """Predicted classes of ``inputs`` (eval mode, no gradients, batched)."""
+    """Predicted classes of ``inputs`` (eval mode, no gradients, batched on the model's
+    device; on the CPU)."""
     model.eval()
+    device = devices.device_of(model)
     with torch.no_grad():
-        return torch.cat([model(batch).argmax(1) for batch in inputs.split(batch_size)])
+        return torch.cat([model(batch.to(device)).argmax(1).cpu()
+                          for batch in inputs.split(batch_size)])
 
 
 def accuracy(model: nn.Module, inputs: torch.Tensor, labels: np.ndarray) -> float:
@@ -199,7 +200,8 @@ def train(
     def restore(saved: dict) -> TrainedModel:
         model = build_model(config.architecture, config.task, config.width)
         model.load_state_dict(saved["state"])
-        return TrainedModel(model.eval(), config, saved["mean"], saved["history"])
+        return TrainedModel(model.to(devices.current()).eval(), config, saved["mean"],
+                            saved["history"])
 
     return load_or_train(
         path, lambda resume: _train(config, train_signals, val_signals, progress, start, resume),
@@ -237,11 +239,12 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     """:func:`train`'s training: the checkpoint payload (weights, mean, history), resumed
     from ``resume``'s saved state if there is one."""
     torch.manual_seed(config.seed)
+    device = devices.current()
     model = build_model(config.architecture, config.task, config.width)
     if start is not None:
         model.load_state_dict(start.model.state_dict())
     memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format)
-    model = model.to(memory_format=memory_format)
+    model = model.to(device, memory_format=memory_format)
     rng = np.random.default_rng(config.seed)
     augmentation = Augmentation() if config.augment else None
     masking = spec_augment_transform(config.spec_augment)
@@ -251,7 +254,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
 
     mean = (training_mean(channel(train_signals), config.seed)
             if config.architecture == "alexnet" else None)
-    labels = torch.as_tensor(train_signals.labels(config.task))
+    labels = torch.as_tensor(train_signals.labels(config.task), device=device)
     if config.unit_input_init:
         scale_first_layer(model, model_inputs(
             config.architecture, channel(train_signals.select(rng.choice(len(train_signals), 256))),
@@ -276,8 +279,8 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
                            replace=len(train_signals) < config.batch_size)
         inputs = model_inputs(config.architecture, channel(train_signals.select(batch)),
                               rng.integers(0, 2**31, config.batch_size), mean)
-        inputs = masking(inputs).contiguous(memory_format=memory_format)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        inputs = masking(inputs).to(device).contiguous(memory_format=memory_format)
+        with devices.autocast(device, config.bf16):
             loss = nn.functional.cross_entropy(model(inputs), labels[batch])
         optimizer.zero_grad()
         loss.backward()
@@ -294,7 +297,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
             resume.step_done(step + 1, config.steps,
                              lambda: training_state(modules, rng, history))
     model = model.to(memory_format=torch.contiguous_format).eval()  # as a loaded model is
-    return {"state": model.state_dict(), "mean": mean, "history": history}
+    return {"state": devices.on_cpu(model.state_dict()), "mean": mean, "history": history}
 
 
 def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
@@ -350,12 +353,14 @@ def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=Non
             resume: Resume | None = None) -> dict[str, list[float]]:
     """:func:`fit` on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters):
     ``batch(indices)`` returns the inputs and output lengths of those training items, the
-    network runs under bfloat16 autocast if ``config.bf16``."""
+    network runs on its device under bfloat16 autocast if ``config.bf16``."""
+
+    device = devices.device_of(network)
 
     def loss_of(chosen):
         inputs, lengths = batch(chosen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = network(inputs)
+        with devices.autocast(device, config.bf16):
+            logits = network(inputs.to(device))
         return ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
 
     return fit(network, config, loss_of, len(transcripts), score, description, progress, resume)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import speechxai.device
 import speechxai.training
 from speechxai.ctc import character_error_rate, word_error_rate
 from speechxai.experiments.deepspeech import (
@@ -149,7 +150,7 @@ def test_sequence_split_holds_out_speakers(tmp_path):
 
 
 def test_bf16_is_switched_off_on_a_cpu_without_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: False)
+    monkeypatch.setattr(speechxai.device, "native_bf16", lambda device=None: False)
     config = replace(CONFIG, steps=2, bf16=True)
     trained = train_recognizer(config, toy_items(), progress=False, cache_dir=tmp_path)
     assert trained.config == replace(config, bf16=False)

@@ -13,6 +13,7 @@ from oracles import bn_rule_direct
 from test_ctc_training import RATE, Item, toy_items
 from torch import nn
 
+import speechxai.device
 import speechxai.training
 from speechxai.attribution.navai import LETTERS, lrp_bn_rule
 from speechxai.ctc import ALPHABET
@@ -186,7 +187,7 @@ def test_bn_rule_agrees_with_its_direct_computation_and_middle_layer():
 
 
 def test_wav2letter_trains_bf16_only_on_a_cpu_with_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: False)
+    monkeypatch.setattr(speechxai.device, "native_bf16", lambda device=None: False)
     config = replace(CONFIG, steps=2, bf16=True)
     trained = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path)
     assert trained.config == replace(config, bf16=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import speechxai.device
 import speechxai.training
 from speechxai.inputs import DigitSignals
 from speechxai.model_cache import cache_file
@@ -132,7 +133,7 @@ def test_unknown_names_raise():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_is_trained_only_where_the_cpu_has_it(tmp_path, monkeypatch, native):
-    monkeypatch.setattr(speechxai.training, "native_bf16", lambda: native)
+    monkeypatch.setattr(speechxai.device, "native_bf16", lambda device=None: native)
     requested = replace(CONFIG, bf16=True)
     trained = train(requested, toy_signals(), toy_signals(6, 1), tmp_path, progress=False)
     assert trained.config.bf16 is native

@@ -89,7 +89,7 @@ def activation_maximisation(
     first = next(module for module in model.modules() if isinstance(module, nn.Conv1d))
     x = torch.empty(1, first.in_channels, receptive_field(model), dtype=first.weight.dtype)
     nn.init.xavier_uniform_(x[0], generator=torch.Generator().manual_seed(seed))
-    x.requires_grad_()
+    x = x.to(first.weight.device).requires_grad_()  # drawn on the CPU: the same on any device
     captured: list[torch.Tensor] = []
     handle = layers[layer].register_forward_hook(lambda module, inputs, output:
                                                  captured.append(output))

@@ -29,6 +29,7 @@ from speechxai.attribution.lstm_lrp import (
 from speechxai.attribution.mutation import mutated
 from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET
+from speechxai.device import device_of, to_numpy
 from speechxai.errors import AttributionError, AudioError
 from speechxai.models.deepspeech import WINDOW, DeepSpeech
 
@@ -94,7 +95,8 @@ def _saliency(model, windows, frames, targets, output="probability"):
     with torch.enable_grad():
         inputs = windows[frames].detach().requires_grad_()
         logits = _frame_logits(model, inputs, hidden[frames], cell[frames])
-        outputs = _explained_output(logits, torch.as_tensor(targets), output)
+        outputs = _explained_output(logits, torch.as_tensor(targets, device=logits.device),
+                                    output)
         (gradient,) = torch.autograd.grad(outputs.sum(), inputs)
     return gradient.abs(), outputs.detach(), np.full(len(frames), np.nan)
 
@@ -136,16 +138,18 @@ def _shap(model, windows, frames, targets, background=None, max_evals=SHAP_MAX_E
     for frame, target in zip(frames.tolist(), targets.tolist(), strict=True):
 
         def output(features, frame=frame, target=target):
-            variants = torch.as_tensor(features, dtype=windows.dtype).reshape(-1, *WINDOW)
+            variants = torch.as_tensor(features, dtype=windows.dtype,
+                                       device=windows.device).reshape(-1, *WINDOW)
             with torch.no_grad():
-                return _frame_logits(model, variants, hidden[frame], cell[frame])[:, target].numpy()
+                return to_numpy(_frame_logits(model, variants, hidden[frame],
+                                              cell[frame])[:, target])
 
         # shap's explainer seeds numpy's global generator: keep the caller's state
         state = np.random.get_state()
         try:
             frame_seed = int(np.random.SeedSequence([seed, frame, target]).generate_state(1)[0])
             explainer = shap.explainers.Permutation(output, masker, seed=frame_seed)
-            result = explainer(windows[frame].reshape(1, -1).numpy(), max_evals=max_evals,
+            result = explainer(to_numpy(windows[frame].reshape(1, -1)), max_evals=max_evals,
                                silent=True)
         finally:
             np.random.set_state(state)
@@ -236,14 +240,17 @@ def attribute(
         raise AttributionError(f"model must be a speechxai.models.DeepSpeech, got "
                                f"{type(model).__name__}")
     _check_windows(windows, model)
+    windows = windows.to(device_of(model))
     frames, targets = _pairs(target, len(windows))
     values, outputs, base_values = _METHODS[method](model, windows, frames, targets, **kwargs)
+    if isinstance(values, torch.Tensor):
+        values = to_numpy(values)
     if method != "lrp":  # LRP's own hook sits in deepspeech_relevance
         values = mutated(method, values)
     return Explanation(  # float64, in which the chapter's shares and curves are computed
         values=np.asarray(values, dtype=float), base_values=base_values,
-        data=windows[frames].double().numpy(),
-        frames=frames, targets=targets, outputs=np.asarray(outputs), method=method,
+        data=to_numpy(windows[frames], np.float64),
+        frames=frames, targets=targets, outputs=to_numpy(outputs), method=method,
         axes=WINDOW_AXES, output_names=tuple(output_name(f, t) for f, t in zip(frames, targets,
                                                                                strict=True)),
     )
@@ -255,8 +262,8 @@ def saliency_error(model: DeepSpeech, windows: torch.Tensor, explanation: Explan
     ``explanation`` of ``windows``: each ``|dS_c/dx^i|`` against central differences of the
     explained ``output`` (as in :func:`attribute`) at its frame, through a float64 copy of
     ``model``."""
-    exact = copy.deepcopy(model).double()
-    windows = windows.double()
+    exact = copy.deepcopy(model).cpu().double()  # float64, which MPS lacks: on the CPU
+    windows = windows.cpu().double()
     hidden, cell = _states(exact, windows)
 
     def outputs_of(n: int, variants: torch.Tensor) -> torch.Tensor:
@@ -278,7 +285,7 @@ def explain_utterance(
                                f"{type(model).__name__}")
     _check_windows(windows, model)
     with torch.no_grad():
-        predicted = model(windows).argmax(1).tolist()
+        predicted = model(windows.to(device_of(model))).argmax(1).tolist()
     return attribute(model, windows, list(enumerate(predicted)), method, **kwargs)
 
 
@@ -301,7 +308,7 @@ def letter_background(
             shape = tuple(utterance.shape) if isinstance(utterance, torch.Tensor) else utterance
             raise AttributionError(f"windows must be (T, 19, 26) tensors, got {shape!r}")
         with torch.no_grad():
-            predicted = model(utterance).argmax(-1)
+            predicted = model(utterance.to(device_of(model))).argmax(-1).cpu()
         letters.append(utterance[torch.isin(predicted, torch.tensor(LETTERS))])
     frames = torch.cat(letters)
     if not len(frames):
@@ -309,4 +316,4 @@ def letter_background(
         warnings.warn(f"no frame is transcribed as a letter a-z (greedy argmax): the SHAP "
                       f"background is the median of all {len(frames)} frames' windows instead",
                       stacklevel=2)
-    return np.median(frames.double().numpy(), axis=0)
+    return np.median(to_numpy(frames, np.float64), axis=0)

@@ -32,6 +32,7 @@ from speechxai.attribution.lrp import (
     lrp_composite,
 )
 from speechxai.attribution.lstm_lrp import torch_lstm_rule
+from speechxai.device import device_of, to_numpy
 from speechxai.errors import AttributionError, AudioError
 from speechxai.models.deepspeech import ExplicitLSTM
 
@@ -132,6 +133,8 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
         if gaps:
             raise AttributionError("LRP cannot explain this model: " + "; ".join(gaps))
     inputs = _as_inputs(inputs, black_box)
+    if not black_box:
+        inputs = inputs.to(device_of(model))  # the explained network's device
     if frame is not None and black_box:
         raise AttributionError("frame= explains a torch model's per-frame outputs; a black box "
                                "gives one decision per waveform")
@@ -152,13 +155,13 @@ def explain(model: nn.Module | Callable, inputs, target=None, method: str = "lrp
     finally:
         if was_training is not None:
             model.train(was_training)
-    values = torch.as_tensor(values).detach().double()
+    values = to_numpy(torch.as_tensor(values), np.float64)
     if frame is not None and not output_names:
         output_names = [f"class {k} at frame {forward.frame}" for k in targets.tolist()]
     return Explanation(
-        values=values.numpy(), data=inputs.detach().double().numpy(), method=method,
-        base_values=base_values, targets=targets.numpy(),
-        outputs=outputs.gather(1, targets[:, None])[:, 0].double().numpy(),
+        values=values, data=to_numpy(inputs, np.float64), method=method,
+        base_values=base_values, targets=to_numpy(targets),
+        outputs=to_numpy(outputs.gather(1, targets[:, None])[:, 0], np.float64),
         axes=tuple(axes) if axes else _default_axes(inputs.shape[1:], sample_rate),
         output_names=tuple(output_names or ()), sample_rate=sample_rate,
         frames=None if frame is None else np.full(len(inputs), forward.frame))
@@ -288,8 +291,8 @@ def _baseline(settings: dict, inputs: torch.Tensor) -> torch.Tensor:
     """The ``baseline`` option (a number, or an array broadcastable to the inputs) as a
     tensor of the inputs' shape."""
     try:
-        return torch.broadcast_to(torch.as_tensor(settings["baseline"], dtype=inputs.dtype),
-                                  inputs.shape)
+        return torch.broadcast_to(torch.as_tensor(settings["baseline"], dtype=inputs.dtype,
+                                                  device=inputs.device), inputs.shape)
     except RuntimeError as error:
         raise AttributionError(f"baseline must be a number or an array broadcastable to the "
                                f"inputs {tuple(inputs.shape)}: {error}") from None
@@ -302,18 +305,18 @@ def _integrated_gradients(model, inputs, targets, sample_rate, settings):
         internal_batch_size=IG_BATCH)
     with torch.no_grad():
         base = model(baseline).gather(1, targets[:, None])[:, 0]
-    return values, base.double().numpy()
+    return values, to_numpy(base, np.float64)
 
 
 def _shap(model, inputs, targets, sample_rate, settings):
     background = settings["background"]
     background = torch.zeros_like(inputs[:1]) if background is None else torch.as_tensor(
-        background, dtype=inputs.dtype)
-    values = gradient_shap_values(model, inputs, targets.numpy(), background, settings["n_samples"],
-                           settings["seed"])
+        background, dtype=inputs.dtype, device=inputs.device)
+    values = gradient_shap_values(model, inputs, to_numpy(targets), background,
+                                  settings["n_samples"], settings["seed"])
     with torch.no_grad():
-        base = model(background).double().mean(0)[targets]
-    return values, base.numpy()
+        base = to_numpy(model(background), np.float64).mean(0)[to_numpy(targets)]
+    return values, base
 
 
 def _occlusion(model, inputs, targets, sample_rate, settings):
@@ -351,7 +354,7 @@ def _black_box_shap(forward, inputs, targets, sample_rate, settings):
             inputs, target=targets, feature_mask=mask, baselines=baseline,
             n_samples=settings["n_samples"])
     base = forward(torch.full_like(inputs, baseline)).gather(1, targets[:, None])[:, 0]
-    return values, base.double().numpy()
+    return values, to_numpy(base, np.float64)
 
 
 _MODEL = {"saliency": _saliency, "gradient_x_input": _gradient_x_input,

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import torch
 
+from speechxai.device import to_numpy
 from speechxai.errors import AttributionError
 
 
@@ -124,8 +126,8 @@ class Explanation:
                       "outputs": (float, np.nan)}
         for name, (kind, missing) in per_output.items():
             given = getattr(self, name)
-            array = np.full(n, missing, dtype=kind) if given is None else np.asarray(given,
-                                                                                    dtype=kind)
+            array = (np.full(n, missing, dtype=kind) if given is None
+                     else np.asarray(_host(given), dtype=kind))
             if array.shape != (n,):
                 raise AttributionError(f"Explanation.{name} must have shape ({n},), got "
                                        f"{array.shape}")
@@ -272,8 +274,13 @@ class Explanation:
 def _floating(array) -> np.ndarray:
     """``array`` as a numpy array of its own floating-point type (float32 stays float32, so an
     explanation holds a method's values bit for bit), other numbers as float64."""
-    array = np.asarray(array)
+    array = np.asarray(_host(array))
     return array if array.dtype.kind == "f" else array.astype(float)
+
+
+def _host(values):
+    """A tensor on any device as a numpy array on the CPU; anything else as it is."""
+    return to_numpy(values) if isinstance(values, torch.Tensor) else values
 
 
 def waveform_and_relevance(waveform, relevance=None, sample_rate=None

@@ -17,6 +17,7 @@ from torch import nn
 
 from speechxai.attribution.lrp import check_inputs
 from speechxai.attribution.mutation import mutated
+from speechxai.device import device_of
 from speechxai.errors import AttributionError, AudioError
 
 
@@ -42,9 +43,9 @@ def gradient_shap_values(model: nn.Module, inputs: torch.Tensor, targets,
     inputs' shape (float64)."""
     import shap  # on use: it takes seconds to import
 
-    inputs = torch.as_tensor(inputs)
+    inputs = torch.as_tensor(inputs).to(device_of(model))
     check_inputs(inputs)  # finite floating-point samples, or AudioError
-    background = torch.as_tensor(background, dtype=inputs.dtype)
+    background = torch.as_tensor(background, dtype=inputs.dtype, device=inputs.device)
     targets = np.broadcast_to(np.asarray(targets, dtype=int), (len(inputs),))
     if background.ndim != inputs.ndim or background.shape[1:] != inputs.shape[1:]:
         raise AttributionError(f"background must be inputs of shape (B, "

@@ -23,6 +23,7 @@ from zennit.rules import ZBox
 
 from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.mutation import mutated
+from speechxai.device import device_of
 from speechxai.errors import AttributionError, AudioError
 from speechxai.progress import tqdm
 
@@ -148,13 +149,15 @@ def backpropagate(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The outputs ``f_target(x)`` and the gradient of the outputs at ``inputs`` under
     ``context()``, started at the one-hot target times the output (``start_with_output``,
-    a relevance) or at the one-hot target (a gradient), in eval mode (restored after)."""
-    target = check_targets(target, len(inputs))
+    a relevance) or at the one-hot target (a gradient), in eval mode (restored after), on the
+    model's device; both on the CPU."""
+    device = device_of(model)
+    target = check_targets(target, len(inputs)).to(device)
     training = model.training
     model.eval()
     try:
         with context(), torch.enable_grad():
-            x = inputs.detach().clone().requires_grad_()
+            x = inputs.detach().to(device).clone().requires_grad_()
             output = class_outputs(model, x)
             check_target_range(target, output.shape[1])
             start = nn.functional.one_hot(target, output.shape[1]).to(output)
@@ -164,7 +167,7 @@ def backpropagate(
             (relevances,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
-    return output.detach().gather(1, target[:, None])[:, 0], relevances
+    return output.detach().gather(1, target[:, None])[:, 0].cpu(), relevances.cpu()
 
 
 def lrp_explanation(inputs: torch.Tensor, target: Target, outputs: torch.Tensor,

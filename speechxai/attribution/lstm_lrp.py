@@ -27,6 +27,7 @@ from zennit.types import Activation
 from speechxai.attribution.explanation import Axis, Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.ctc import ALPHABET, BLANK, N_CLASSES
+from speechxai.device import device_of
 from speechxai.errors import AttributionError, AudioError
 from speechxai.features import MFCC_CONTEXT
 from speechxai.models.deepspeech import WINDOW, DeepSpeech, ExplicitLSTM, LSTMTrace
@@ -294,7 +295,7 @@ def deepspeech_relevance(model: DeepSpeech, windows: torch.Tensor, frame: int,
     if index is None:
         raise AttributionError(f"frame must be an int in 0..{len(windows) - 1}, got {frame!r}")
     frame, character = index, _character_index(character)
-    windows_seen = windows[: frame + 1].detach().requires_grad_()
+    windows_seen = windows[: frame + 1].detach().to(device_of(model)).requires_grad_()
     with (
         torch.enable_grad(),
         _epsilon_composite(epsilon).context(model.dense),

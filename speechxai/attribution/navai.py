@@ -35,6 +35,7 @@ from speechxai.attribution.mutation import mutated
 from speechxai.attribution.rules import bn_rule_composite
 from speechxai.attribution.sanity import finite_difference_error
 from speechxai.ctc import ALPHABET
+from speechxai.device import device_of
 from speechxai.errors import AttributionError
 from speechxai.models.wav2letter import output_stride, receptive_field
 
@@ -79,7 +80,7 @@ def letter_windows(model: nn.Module, log_mel: torch.Tensor) -> LetterWindows:
     model.eval()
     try:
         with torch.no_grad():
-            predicted = model(log_mel[None])[0].argmax(-1)
+            predicted = model(log_mel[None].to(device_of(model)))[0].argmax(-1).cpu()
     finally:
         model.train(training)
     classes = [ALPHABET.index(letter) for letter in LETTERS]
@@ -123,13 +124,14 @@ def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[s
     context = nullcontext() if composite is None else composite.context(model)
     try:
         with torch.enable_grad(), context:
-            x = batch.detach().clone().requires_grad_()
+            x = batch.detach().to(device_of(model)).requires_grad_()
             output = model(x)
             if output.shape[1] != 1:
                 raise AttributionError(f"each window must give exactly one output frame, got "
                                        f"{output.shape[1]}: cut windows to the receptive field "
                                        f"{receptive_field(model)}")
-            start = nn.functional.one_hot(targets, output.shape[-1])[:, None].to(output)
+            start = nn.functional.one_hot(targets.to(output.device), output.shape[-1])[:, None].to(
+                output)
             (result,) = torch.autograd.grad(output, x, grad_outputs=start)
     finally:
         model.train(training)
@@ -137,7 +139,7 @@ def _backward(model: nn.Module, windows: torch.Tensor, letters: str | Sequence[s
     bins, width = batch.shape[1:]
     return Explanation(
         values=result, data=batch.detach(), method=method, targets=targets,
-        outputs=output.detach()[:, 0].gather(1, targets[:, None])[:, 0],
+        outputs=output.detach()[:, 0].gather(1, targets.to(output.device)[:, None])[:, 0],
         axes=window_axes(bins, width),
         output_names=tuple(f"'{ALPHABET[t]}'" for t in targets.tolist()))
 

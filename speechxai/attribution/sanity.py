@@ -167,8 +167,9 @@ def _randomize_layer(module: nn.Module, generator: torch.Generator) -> None:
     with torch.no_grad():
         for parameter in module.parameters(recurse=False):
             scale = parameter.std() if parameter.numel() > 1 else parameter.abs()
-            parameter.copy_(scale * torch.randn(parameter.shape, generator=generator,
-                                                dtype=parameter.dtype))
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            parameter.copy_(scale * noise.to(parameter.device))  # drawn on the CPU: seeded
+
 
 
 def cascading_randomization(model: nn.Module, attribution: Callable[[nn.Module], np.ndarray],

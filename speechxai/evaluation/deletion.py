@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from speechxai.ctc import N_CLASSES
+from speechxai.device import device_of, to_numpy
 from speechxai.models.deepspeech import WINDOW
 
 DEFAULT_FRACTIONS = np.linspace(0.0, 1.0, 11)
@@ -99,7 +100,7 @@ def deletion_curve(
     variants[1:, frame] = torch.where(removed.reshape(-1, *WINDOW), background,
                                       variants[1:, frame])
     with torch.no_grad():
-        probability = model(variants)[:, frame].softmax(-1)[:, character].double()
-    return (probability[1:] / probability[0]).numpy()
+        probability = model(variants.to(device_of(model)))[:, frame].softmax(-1)[:, character]
+    return to_numpy(probability[1:] / probability[0], np.float64)
 
 

@@ -36,6 +36,7 @@ from speechxai.attribution.sanity import (
     randomized_copy,
     row_rank_correlation,
 )
+from speechxai.device import device_of, to_numpy
 from speechxai.evaluation.bootstrap import paired_bootstrap
 from speechxai.evaluation.curves import curve_area
 from speechxai.evaluation.feature_deletion import (
@@ -81,7 +82,7 @@ def readable(name: str) -> str:
 
 def predicted_classes(network: nn.Module, inputs: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
-        return network(inputs).argmax(1).numpy()
+        return to_numpy(network(inputs.to(device_of(network))).argmax(1))
 
 
 def classifier(inputs: torch.Tensor, targets: np.ndarray) -> Subject:
@@ -137,7 +138,7 @@ def attributions(groups: Sequence[Group], method: str, reference: torch.Tensor,
 
 
 def softmax_of(network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    return lambda inputs: network(inputs).softmax(-1)
+    return lambda inputs: network(inputs.to(device_of(network))).softmax(-1).cpu()
 
 
 def deletion_areas(groups: Sequence[Group], values: np.ndarray, operator: str,

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from speechxai import device as devices
 from speechxai.adversarial import targeted_attack
 from speechxai.attribution.asr import LETTERS, METHODS, attribute, saliency_error
 from speechxai.attribution.explanation import Explanation, concatenate
@@ -99,6 +100,11 @@ def utterance_windows(item) -> torch.Tensor:
     return context_windows(_frames(item))
 
 
+MONITORED = 20
+"""Held-out sequences the chapter scores five times during training (the CER curve of the
+recogniser's history; they do not change the weights)."""
+
+
 @dataclass(frozen=True)
 class CTCConfig:
     """Everything that decides a trained recognizer besides its training data (whose content
@@ -141,7 +147,9 @@ class _Standardised(nn.Module):
 
     def __init__(self, model: DeepSpeech, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
-        self.model, self.mean, self.std = model, mean, std
+        self.model = model
+        self.register_buffer("mean", mean)  # buffers: they move with the network
+        self.register_buffer("std", std)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         return self.model((windows - self.mean) / self.std)
@@ -204,8 +212,8 @@ def train_recognizer(
     def restore(saved: dict) -> TrainedRecognizer:
         model = DeepSpeech(config.hidden)
         model.load_state_dict(saved["state"])
-        return TrainedRecognizer(model.eval(), config, saved["history"], saved["mean"],
-                                 saved["std"])
+        return TrainedRecognizer(model.to(devices.current()).eval(), config, saved["history"],
+                                 saved["mean"], saved["std"])
 
     return load_or_train(
         path, lambda resume: _train(config, items, monitor_items, progress, resume), restore,
@@ -232,7 +240,7 @@ def _train(config: CTCConfig, items: list, monitor_items: Sequence | None,
     every_frame = torch.cat(frames)
     mean, std = every_frame.mean(0), every_frame.std(0).clamp_min(1e-3)
     torch.manual_seed(config.seed)
-    network = _Standardised(DeepSpeech(config.hidden), mean, std)
+    network = _Standardised(DeepSpeech(config.hidden), mean, std).to(devices.current())
 
     def batch(chosen):
         return _batch([frames[i] for i in chosen])
@@ -243,8 +251,9 @@ def _train(config: CTCConfig, items: list, monitor_items: Sequence | None,
     history = fit_ctc(network, config, batch, transcripts,
                       None if monitor_items is None else score, f"DeepSpeech({config.hidden})",
                       progress, resume)
-    model = _fold(network.model, mean, std).eval()
-    return {"state": model.state_dict(), "history": history, "mean": mean, "std": std}
+    model = _fold(network.model, network.mean, network.std).eval()
+    return {"state": devices.on_cpu(model.state_dict()), "history": history, "mean": mean,
+            "std": std}
 
 
 class Recognition(NamedTuple):
@@ -266,7 +275,7 @@ def evaluate(model: nn.Module, items: Sequence, batch_size: int = 32) -> Recogni
     with torch.no_grad():
         for start in range(0, len(items), batch_size):
             windows, lengths = _batch([_frames(item) for item in items[start:start + batch_size]])
-            logits = model(windows)
+            logits = model(windows.to(devices.device_of(model))).cpu()
             hypotheses += [greedy_decode(row[:n]) for row, n in zip(logits, lengths, strict=True)]
     references = [item.transcript for item in items]
     return Recognition(character_error_rate(references, hypotheses),
@@ -279,7 +288,7 @@ def frame_targets(model: DeepSpeech, windows: torch.Tensor, n: int, seed: int = 
     """A seeded choice of at most ``n`` (frame, predicted class) pairs of one utterance
     (blank frames left out; with ``letters_only`` spaces too), in frame order."""
     with torch.no_grad():
-        predicted = model(windows).argmax(1).numpy()
+        predicted = devices.to_numpy(model(windows.to(devices.device_of(model))).argmax(1))
     wanted = predicted != BLANK
     if letters_only:
         wanted &= np.isin(predicted, LETTERS)

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from speechxai import device as devices
 from speechxai.attribution.navai import (
     NULLS,
     LetterMaps,
@@ -200,7 +201,7 @@ def train_wav2letter(
     def restore(saved: dict) -> TrainedWav2Letter:
         model = config.build()
         model.load_state_dict(saved["state"])
-        return TrainedWav2Letter(model.eval(), config, saved["history"])
+        return TrainedWav2Letter(model.to(devices.current()).eval(), config, saved["history"])
 
     return load_or_train(
         path, lambda resume: _train(config, items, monitor_items, progress, resume), restore,
@@ -227,7 +228,7 @@ def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None
                     for item in tqdm(items, desc="log-mel", disable=not progress)]
     transcripts = [item.transcript for item in items]
     torch.manual_seed(config.seed)
-    model = config.build()
+    model = config.build().to(devices.current())
 
     augment = spec_augment_transform(config.spec_augment)
 
@@ -242,7 +243,7 @@ def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None
     history = fit_ctc(model, config, batch, transcripts,
                       None if monitor_items is None else score, name, progress, resume)
     model.eval()
-    return {"state": model.state_dict(), "history": history}
+    return {"state": devices.on_cpu(model.state_dict()), "history": history}
 
 
 def evaluate_wav2letter(model: nn.Module, items: Sequence, pad: int,
@@ -260,7 +261,7 @@ def evaluate_wav2letter(model: nn.Module, items: Sequence, pad: int,
         for start in range(0, len(items), batch_size):
             batch, lengths = padded_batch(
                 [utterance_log_mel(item) for item in items[start:start + batch_size]], pad, model)
-            logits = model(batch)
+            logits = model(batch.to(devices.device_of(model))).cpu()
             hypotheses += [greedy_decode(row[:n]) for row, n in zip(logits, lengths, strict=True)]
     references = [item.transcript for item in items]
     return Recognition(character_error_rate(references, hypotheses),

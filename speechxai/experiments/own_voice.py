@@ -25,6 +25,7 @@ from speechxai.attribution.lrp import relevance
 from speechxai.audio import load
 from speechxai.ctc import greedy_decode
 from speechxai.datasets.real import Utterance
+from speechxai.device import device_of, to_numpy
 from speechxai.errors import AudioError
 from speechxai.experiments.audiomnist import FoldRun, class_name
 from speechxai.experiments.deepspeech import utterance_windows
@@ -77,7 +78,8 @@ def classify(runs: dict[tuple[str, str], FoldRun], waveform: torch.Tensor, sampl
         model = run.trained.model.eval()
         inputs = run.trained.inputs(signals, seed)
         with torch.no_grad():
-            probabilities = model(inputs).softmax(-1)[0].double().numpy()
+            probabilities = to_numpy(model(inputs.to(device_of(model))).softmax(-1)[0],
+                                     np.float64)
         values = relevance(model, inputs, int(probabilities.argmax())).values[0, 0]
         decisions.append(Decision(architecture, task, probabilities, inputs, np.asarray(values)))
     return decisions

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from speechxai import device as devices
 from speechxai.datasets import data_root
 from speechxai.datasets.corpus import SEXES
 from speechxai.datasets.sequences import slot_classes
@@ -123,15 +124,18 @@ def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool,
            resume: Resume | None = None) -> dict:
     """:func:`train_command_classifier`'s training: the checkpoint payload."""
     torch.manual_seed(config.seed)
-    model = CommandClassifier(sample_rate, width=config.width)
+    device = devices.current()
+    model = CommandClassifier(sample_rate, width=config.width)  # log-mel on the CPU, then:
     features = []
     for start in tqdm(range(0, len(items), 64), desc="log-mel", disable=not progress):
         padded, lengths = model.features([item.waveform for item in items[start:start + 64]])
         features += [row[:, :n] for row, n in zip(padded, lengths, strict=True)]
-    labels = slot_labels(items, model.slots)
+    labels = {slot: table.to(device) for slot, table in slot_labels(items, model.slots).items()}
+    model = model.to(device)
 
     def loss_of(chosen):
-        logits = model(*pad_features([features[i] for i in chosen]))
+        logits = model(*(tensor.to(device) for tensor in pad_features([features[i]
+                                                                       for i in chosen])))
         return sum(nn.functional.cross_entropy(logits[slot], labels[slot][chosen])
                    for slot in model.slots)
 
@@ -139,7 +143,7 @@ def _train(config: CommandConfig, items: list, sample_rate: int, progress: bool,
                   description=f"CommandClassifier({config.width})", progress=progress,
                   resume=resume)
     model.eval()
-    return {"state": model.state_dict(), "history": history}
+    return {"state": devices.on_cpu(model.state_dict()), "history": history}
 
 
 def slot_accuracy(model: CommandClassifier, items: Sequence) -> dict[str, float]:
@@ -197,8 +201,9 @@ def sex_classifier(trained: TrainedModel, sample_rate: int, seed: int = 0,
         if not batches:
             return torch.empty(0, len(SEXES))
         trained.model.eval()
+        device = devices.device_of(trained.model)
         with torch.no_grad():
-            probabilities = torch.cat([trained.model(chunk).softmax(-1)
+            probabilities = torch.cat([trained.model(chunk.to(device)).softmax(-1).cpu()
                                        for chunk in torch.cat(batches).split(batch_size)])
         pieces = probabilities.split([len(batch) for batch in batches])
         return torch.stack([piece.mean(0) for piece in pieces])

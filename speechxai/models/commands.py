@@ -83,11 +83,12 @@ class CommandClassifier(nn.Module):
                 features):
             raise ValueError(f"expected (N, {MEL_BINS}, T) log-mel features and N lengths, "
                              f"got {tuple(features.shape)} and {len(lengths)} lengths")
-        hidden, steps = features, torch.as_tensor(lengths)
+        hidden, steps = features, torch.as_tensor(lengths, device=features.device)
         for convolution, stride in zip(self.convolutions, STRIDES, strict=True):
             hidden, steps = convolution(hidden), (steps + stride - 1) // stride  # rounding up
             # zero the padding's outputs, as the next convolution pads a lone input with zeros
-            hidden = hidden * (torch.arange(hidden.shape[2]) < steps[:, None])[:, None]
+            hidden = hidden * (torch.arange(hidden.shape[2], device=hidden.device)
+                               < steps[:, None])[:, None]
         hidden = hidden.transpose(1, 2)  # (N, T', width)
         if bool((steps == hidden.shape[1]).all()):  # no padding (e.g. masked copies of one
             outputs, _ = self.gru(hidden)          # utterance): packing would change nothing
@@ -97,7 +98,7 @@ class CommandClassifier(nn.Module):
             outputs, _ = self.gru(packed)
             outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
                                                           total_length=hidden.shape[1])
-        real = torch.arange(outputs.shape[1]) < steps[:, None]  # (N, T')
+        real = torch.arange(outputs.shape[1], device=outputs.device) < steps[:, None]  # (N, T')
         scores = self.attention(outputs).masked_fill(~real[..., None], float("-inf"))
         pooled = torch.einsum("nts,ntd->nsd", scores.softmax(1), outputs)
         return {slot: head(pooled[:, index]) for index, (slot, head) in
@@ -115,13 +116,15 @@ class CommandClassifier(nn.Module):
         rest of the batch.
         """
         window, hop = self.mel.spectrogram.n_fft, self.mel.spectrogram.hop_length
-        samples = torch.tensor([w.numel() for w in waveforms])
+        device = self.mel.spectrogram.window.device  # the model's
+        samples = torch.tensor([w.numel() for w in waveforms], device=device)
         batch = nn.utils.rnn.pad_sequence(
-            [torch.as_tensor(w, dtype=torch.float32) for w in waveforms], batch_first=True)
+            [torch.as_tensor(w, dtype=torch.float32, device=device) for w in waveforms],
+            batch_first=True)
         batch = nn.functional.pad(batch, (0, max(0, window - batch.shape[1])))
         log_mel = (self.mel_power(batch) + LOG_MEL_OFFSET).log()  # (N, 40, T)
         lengths = 1 + (samples.clamp_min(window) - window) // hop
-        real = (torch.arange(log_mel.shape[2]) < lengths[:, None])[:, None]  # (N, 1, T)
+        real = (torch.arange(log_mel.shape[2], device=device) < lengths[:, None])[:, None]
         mean = (log_mel * real).sum(2, keepdim=True) / lengths[:, None, None]
         variance = ((log_mel - mean) ** 2 * real).sum(2, keepdim=True) / lengths[:, None, None]
         std = variance.sqrt()
@@ -156,7 +159,7 @@ class CommandClassifier(nn.Module):
                 chunk = [waveforms[i] for i in order[start:start + batch_size]]
                 logits = self(*self.features(chunk))
                 for slot, table in logits.items():
-                    parts[slot].append(table.softmax(-1))
+                    parts[slot].append(table.softmax(-1).cpu())
         inverse = torch.argsort(torch.tensor(order, dtype=torch.long))
         return {slot: torch.cat(tables)[inverse] if tables else torch.empty(0, self.slots[slot])
                 for slot, tables in parts.items()}
