@@ -101,6 +101,7 @@ def deletion_curve(
                                       variants[1:, frame])
     with torch.no_grad():
         probability = model(variants.to(device_of(model)))[:, frame].softmax(-1)[:, character]
-    return to_numpy(probability[1:] / probability[0], np.float64)
+    probability = to_numpy(probability, np.float64)
+    return probability[1:] / probability[0]
 
 
