@@ -149,22 +149,42 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_on_ray(selected: list, args, overrides: dict) -> int:
+def _run_on_ray(selected: list, args, overrides: dict, build_dir: Path, started: float) -> int:
     """``book run --executor ray``: every model of the ``selected`` chapters trained as a Ray
-    task (retrained there with ``--retrain``); 0, or 1 after a clear error."""
+    task (retrained there with ``--retrain``), then the chapters, whose kernels shard their
+    dataset-wide relevance on the same cluster; an exit status."""
     from speechxai.device import DEVICE_ENV
-    from speechxai.fanout import train_on_ray, training_jobs
+    from speechxai.fanout import EXECUTOR_ENV, ray_cluster, train_on_ray, training_jobs
 
     environment = {RETRAIN_ENV: "1"} if args.retrain else {}
     if "device" in overrides:
         environment[DEVICE_ENV] = str(overrides["device"])
     jobs = training_jobs([chapter.name for chapter in selected], args.profile, overrides)
     try:
-        train_on_ray(jobs, args.address, environment,
-                     report=lambda line: print(line, flush=True))
-    except RuntimeError as error:
+        with ray_cluster(args.address) as address:
+            train_on_ray(jobs, environment, report=lambda line: print(line, flush=True))
+            os.environ[EXECUTOR_ENV] = address  # the chapters' kernels inherit it
+            return _run_chapters(selected, args, overrides, build_dir, started)
+    except (RuntimeError, ConnectionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _run_chapters(selected: list, args, overrides: dict, build_dir: Path,
+                  started: float) -> int:
+    try:
+        runs = book.run_chapters(selected, args.profile, build_dir, overrides,
+                                 progress_bar=not args.no_progress, jobs=args.jobs,
+                                 report=lambda line: print(line, flush=True))
+    except book.ChapterFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not args.chapters:  # the whole book: its wall time beside the chapters'
+        dataset = overrides.get("dataset")
+        name = book.run_name(args.profile, None if dataset in (None, COMMON["dataset"])
+                             else dataset)
+        book.record_run_time(build_dir, name, time.perf_counter() - started,
+                             sum(run.trained for run in runs), args.jobs)
     return 0
 
 
@@ -198,25 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         started = time.perf_counter()
         if args.executor == "ray":
-            status = _train_on_ray(selected, args, overrides)
-            if status:
-                return status
-        elif args.retrain:
+            return _run_on_ray(selected, args, overrides, build_dir, started)
+        if args.retrain:
             os.environ[RETRAIN_ENV] = "1"  # the chapters' kernels inherit it
-        try:
-            runs = book.run_chapters(selected, args.profile, build_dir, overrides,
-                                     progress_bar=not args.no_progress, jobs=args.jobs,
-                                     report=lambda line: print(line, flush=True))
-        except book.ChapterFailed as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        if not args.chapters:  # the whole book: its wall time beside the chapters'
-            dataset = overrides.get("dataset")
-            name = book.run_name(args.profile, None if dataset in (None, COMMON["dataset"])
-                                 else dataset)
-            book.record_run_time(build_dir, name, time.perf_counter() - started,
-                                 sum(run.trained for run in runs), args.jobs)
-        return 0
+        return _run_chapters(selected, args, overrides, build_dir, started)
 
     if args.action == "build":
         try:

@@ -7,10 +7,10 @@ every model the selected chapters train, each as a call of the same function the
 use to get it (:func:`speechxai.evaluate.chapter_classifiers` for a fold of the AudioMNIST
 chapter, :func:`~speechxai.evaluate.chapter_recognizer` for a recogniser, the command
 classifier's trainer), so a task writes the checkpoint the chapter would have written, under
-the same cache key. :func:`train_on_ray` runs them as Ray tasks - each asks for a CPU, and a
-GPU where the cluster has GPUs - and the chapters then run as usual and load what the tasks
-trained: the same seeds give the same checkpoints and records as the local executor (``tests/
-test_fanout.py``, on a local Ray cluster at ``smoke``).
+the same cache key. :func:`train_on_ray` runs them as Ray tasks - each asks for a CPU per
+torch thread, and a GPU where the cluster has GPUs - and the chapters then run as usual and
+load what the tasks trained: the same seeds give the same checkpoints and records as the local
+executor (``tests/test_fanout.py``, on a local Ray cluster at ``smoke``).
 
 Each task uses as many torch threads as a chapter's kernel on the machine that started the run
 (numerical results of a training can depend on the thread count), and sees the same
@@ -20,6 +20,7 @@ folder (``$SPEECHXAI_DATA_DIR``) must be storage they all mount. Ray is the ``[s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -29,6 +30,9 @@ from dataclasses import dataclass
 from speechxai.progress import tqdm
 
 EXECUTORS = ("local", "ray")
+EXECUTOR_ENV = "SPEECHXAI_RAY_ADDRESS"
+"""Set for the chapters' kernels by ``book run --executor ray``: the address of the run's Ray
+cluster, on which they shard dataset-wide work (:func:`sharded`)."""
 FORWARDED_ENV_PREFIXES = ("SPEECHXAI_", "OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE")
 """The environment a task inherits from the run that started it (a Ray worker on another
 machine does not have the driver's environment)."""
@@ -186,14 +190,19 @@ class JobRun:
     seconds: float
 
 
-def _run_job(job: TrainingJob, threads: int, environment: dict[str, str]) -> JobRun:
-    """A Ray task's body: the chapter kernel's thread count and environment, then the job."""
-    import socket
-
+def _in_task(function: Callable, threads: int, environment: dict[str, str], *arguments):
+    """A Ray task's body: the chapter kernel's thread count and environment, then
+    ``function(*arguments)``."""
     import torch
 
     os.environ.update(environment)
     torch.set_num_threads(threads)
+    return function(*arguments)
+
+
+def _run_job(job: TrainingJob) -> JobRun:
+    import socket
+
     started = time.perf_counter()
     job.train()
     return JobRun(job.description, socket.gethostname(), time.perf_counter() - started)
@@ -209,53 +218,106 @@ def forwarded_environment() -> dict[str, str]:
     return environment
 
 
-def train_on_ray(jobs: list[TrainingJob], address: str | None = None,
-                 environment: dict[str, str] | None = None, threads: int | None = None,
-                 report: Callable[[str], None] = print) -> list[JobRun]:
-    """Run ``jobs`` as Ray tasks on the cluster at ``address`` (``None``: a local one on this
-    machine's cores) and wait for all of them; one that fails raises its error here once the
-    others have ended. Each task asks for 1 CPU, and 1 GPU where the cluster has any."""
-    if not jobs:
-        return []
+def _ray():
     try:
         import ray
     except ImportError:
         raise RuntimeError("--executor ray needs Ray: pip install 'speechxai[scale]' (or "
                            "make install, which installs it)") from None
-    import torch
+    return ray
 
-    threads = threads or torch.get_num_threads()
-    environment = {**forwarded_environment(), **(environment or {})}
+
+@contextlib.contextmanager
+def ray_cluster(address: str | None = None):
+    """Ray joined at ``address`` (``None``: a local cluster started on this machine's cores)
+    for the duration of the block; yields the cluster's address, which the chapters' kernels
+    join through :data:`EXECUTOR_ENV` to shard their work (:func:`sharded`)."""
+    ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     try:
-        gpus = ray.cluster_resources().get("GPU", 0) > 0
-        if gpus:
-            environment.setdefault("SPEECHXAI_DEVICE", "cuda")
-        task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_run_job)
-        report(f"ray: {len(jobs)} trainings on {ray.cluster_resources().get('CPU', 0):g} CPUs"
-               f"{' and GPUs' if gpus else ''}, {threads} torch threads each")
-        pending = {task.remote(job, threads, environment): job for job in jobs}
-        runs, failures = [], []
-        with tqdm(total=len(jobs), desc="trainings on Ray") as bar:
-            while pending:
-                (done,), _ = ray.wait(list(pending), num_returns=1)
-                job = pending.pop(done)
-                try:
-                    run = ray.get(done)
-                except ray.exceptions.RayTaskError as error:
-                    failures.append(f"{job.description}: {type(error.cause).__name__}: "
-                                    f"{error.cause}")
-                    report(f"   failed: {job.description}")
-                else:
-                    runs.append(run)
-                    report(f"   {run.description}: {run.seconds:.1f} s on {run.node}")
-                bar.update()
-        if failures:
-            raise RuntimeError("training on Ray failed: " + "; ".join(failures))
-        return runs
+        yield ray.get_runtime_context().gcs_address
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _remote(function: Callable, environment: dict[str, str] | None = None):
+    """``function`` as a Ray task with this process's torch threads and environment, asking
+    for a CPU per thread (and a GPU, which the task then uses, where the cluster has GPUs): a
+    callable that submits one call.
+
+    A task gets as many cores as threads because the thread count changes a training's
+    numbers (a NAvAI smoke recogniser trained with 1 and with 2 threads ends with other
+    weights) and because threads that share cores with another task's run slower than one
+    task alone (``benchmarks/README.md``, "The Ray executor")."""
+    import torch
+
+    ray = _ray()
+    threads = torch.get_num_threads()
+    largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]),
+                  default=0)
+    if largest < threads:
+        raise RuntimeError(f"every Ray task asks for {threads} CPUs (a chapter's torch "
+                           f"threads here, which its numbers depend on), but the largest node "
+                           f"of the cluster has {largest:g}")
+    environment = {**forwarded_environment(), **(environment or {})}
+    gpus = ray.cluster_resources().get("GPU", 0) > 0
+    if gpus:
+        environment.setdefault("SPEECHXAI_DEVICE", "cuda")
+    task = ray.remote(num_cpus=threads, num_gpus=1 if gpus else 0, max_retries=0)(_in_task)
+    return lambda *arguments: task.remote(function, threads, environment, *arguments)
+
+
+def train_on_ray(jobs: list[TrainingJob], environment: dict[str, str] | None = None,
+                 report: Callable[[str], None] = print) -> list[JobRun]:
+    """Run ``jobs`` as Ray tasks (:func:`_remote`) on the cluster this process has joined
+    (:func:`ray_cluster`), as many at once as its CPUs (and GPUs) allow, and wait for all of
+    them; one that fails raises its error here once the others have ended."""
+    if not jobs:
+        return []
+    ray = _ray()
+    submit = _remote(_run_job, environment)
+    resources = ray.cluster_resources()
+    report(f"ray: {len(jobs)} trainings on {resources.get('CPU', 0):g} CPUs"
+           f"{' and {:g} GPUs'.format(resources['GPU']) if resources.get('GPU') else ''}")
+    pending = {submit(job): job for job in jobs}
+    runs, failures = [], []
+    with tqdm(total=len(jobs), desc="trainings on Ray") as bar:
+        while pending:
+            (done,), _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(done)
+            try:
+                run = ray.get(done)
+            except ray.exceptions.RayTaskError as error:
+                failures.append(f"{job.description}: {type(error.cause).__name__}: "
+                                f"{error.cause}")
+                report(f"   failed: {job.description}")
+            else:
+                runs.append(run)
+                report(f"   {run.description}: {run.seconds:.1f} s on {run.node}")
+            bar.update()
+    if failures:
+        raise RuntimeError("training on Ray failed: " + "; ".join(failures))
+    return runs
+
+
+def sharding() -> bool:
+    """Whether this process runs under ``book run --executor ray`` (:func:`sharded` then
+    sends its calls to the run's cluster)."""
+    return bool(os.environ.get(EXECUTOR_ENV))
+
+
+def sharded(function: Callable, calls: list[tuple]) -> list:
+    """``[function(*call) for call in calls]``: as Ray tasks on the run's cluster where the
+    chapter runs under ``book run --executor ray`` (:data:`EXECUTOR_ENV` holds its address),
+    else here, one after another. The calls must not depend on each other."""
+    if not sharding() or len(calls) < 2:
+        return [function(*call) for call in calls]
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=os.environ[EXECUTOR_ENV], log_to_driver=False, configure_logging=False)
+    submit = _remote(function)
+    return ray.get([submit(*call) for call in calls])

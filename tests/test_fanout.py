@@ -7,13 +7,23 @@ import json
 import operator
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from conftest import run_book as speechxai
 
+from speechxai.attribution.lrp import SHARD_BATCHES, relevance_stream
 from speechxai.book import timing_path
-from speechxai.fanout import TrainingJob, train_on_ray, training_jobs
+from speechxai.fanout import (
+    EXECUTOR_ENV,
+    TrainingJob,
+    ray_cluster,
+    sharded,
+    train_on_ray,
+    training_jobs,
+)
 from speechxai.model_cache import load
+from speechxai.training import build_model
 
 
 def test_every_model_of_the_selected_chapters_is_one_job():
@@ -70,11 +80,32 @@ def test_ray_trains_what_the_chapter_would_and_the_records_are_the_local_ones(tm
             assert torch.equal(tensor, theirs["state"][key]), (name, key)
 
 
+def test_sharded_relevance_on_ray_is_the_relevance_of_one_process(monkeypatch):
+    """``relevance_stream`` in a chapter run under ``--executor ray``: the data set's batches
+    go to the cluster in shards, and the relevances are those computed here, bit for bit."""
+    torch.manual_seed(0)
+    model = build_model("audionet", "digit", width=0.1).eval()
+    inputs, targets = torch.randn(40, 1, 8000), torch.arange(40) % 10
+    here = relevance_stream(model, inputs, targets, batch_size=2, progress=False, fast=True)
+    calls = []
+    with ray_cluster() as address:
+        monkeypatch.setenv(EXECUTOR_ENV, address)
+        monkeypatch.setattr("speechxai.attribution.lrp.sharded",
+                            lambda function, shards: calls.append(len(shards))
+                            or sharded(function, shards))
+        on_ray = relevance_stream(model, inputs, targets, batch_size=2, progress=False,
+                                  fast=True)
+    assert calls == [-(-40 // (2 * SHARD_BATCHES))]  # 3 shards of at most 8 batches
+    np.testing.assert_array_equal(on_ray.values, here.values)
+    np.testing.assert_array_equal(on_ray.outputs, here.outputs)
+
+
 def test_a_failing_training_is_named_after_the_others_end():
     jobs = [TrainingJob(("fails",), "a training that divides by zero",
                         functools.partial(operator.truediv, 1, 0)),
             TrainingJob(("works",), "a training that ends", functools.partial(operator.add, 1, 1))]
     lines = []
-    with pytest.raises(RuntimeError, match="a training that divides by zero: ZeroDivisionError"):
+    with ray_cluster(), pytest.raises(RuntimeError,
+                                      match="a training that divides by zero: ZeroDivisionError"):
         train_on_ray(jobs, report=lines.append)
     assert any("a training that ends" in line for line in lines)

@@ -21,10 +21,12 @@ from zennit.composites import EpsilonGammaBox
 from zennit.core import Composite
 from zennit.rules import ZBox
 
+from speechxai import device as devices
 from speechxai.attribution.explanation import Explanation
 from speechxai.attribution.mutation import mutated
 from speechxai.device import device_of
 from speechxai.errors import AttributionError, AudioError
+from speechxai.fanout import sharded, sharding
 from speechxai.progress import tqdm
 
 Bound = float | torch.Tensor
@@ -220,7 +222,9 @@ def relevance_stream(
     One :func:`lrp_composite` serves every batch, with ``low``/``high`` defaulting to the
     minimum/maximum of all ``inputs``, so the result does not depend on ``batch_size``.
     No graph outlives its batch. ``fast``: the same rules in one pass
-    (:func:`speechxai.attribution.lrp_onepass.fast_relevance`).
+    (:func:`speechxai.attribution.lrp_onepass.fast_relevance`). In a chapter run with ``book
+    run --executor ray`` the batches go to the run's Ray cluster, :data:`SHARD_BATCHES` per
+    task (:func:`speechxai.fanout.sharded`).
     """
     check_inputs(inputs)
     targets = check_targets(targets, len(inputs))
@@ -230,10 +234,35 @@ def relevance_stream(
     high = inputs.max().item() if high is None else high
     if (inputs < low).any() or (inputs > high).any():
         raise AttributionError(f"inputs fall outside the z^B bounds [{low}, {high}]")
+    if sharding():  # book run --executor ray: shards of whole batches, as Ray tasks
+        span, shipped = batch_size * SHARD_BATCHES, copy.deepcopy(model).cpu()
+        parts = sharded(_relevance_batches, [
+            (shipped, inputs[start:start + span], targets[start:start + span], batch_size, low,
+             high, fast, False, True) for start in range(0, len(inputs), span)])
+    else:
+        parts = [_relevance_batches(model, inputs, targets, batch_size, low, high, fast,
+                                    progress)]
+    outputs, result = (torch.cat(tensors) for tensors in zip(*parts, strict=True))
+    return lrp_explanation(inputs, targets, outputs, result)
+
+
+SHARD_BATCHES = 8
+"""Batches per Ray task where :func:`relevance_stream` shards a data set (the same batches as
+in one process, so the same relevances)."""
+
+
+def _relevance_batches(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                       batch_size: int, low: Bound, high: Bound, fast: bool, progress: bool,
+                       to_device: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`relevance_stream`'s loop over batches: outputs and relevances (float32, CPU);
+    ``to_device``: first move ``model`` (a copy shipped to a Ray task) to this process's
+    device."""
     from speechxai.attribution.lrp_onepass import (  # it builds on this module
         fast_outputs_and_relevance,
     )
 
+    if to_device:
+        model = model.to(devices.current())
     composite = lrp_composite(low, high)
     result = torch.empty(inputs.shape, dtype=torch.float32)
     outputs = torch.empty(len(inputs), dtype=torch.float32)
@@ -243,7 +272,7 @@ def relevance_stream(
         outputs[start:stop], result[start:stop] = (
             fast_outputs_and_relevance(model, batch, batch_targets, low, high) if fast
             else outputs_and_relevance(model, batch, batch_targets, composite))
-    return lrp_explanation(inputs, targets, outputs, result)
+    return outputs, result
 
 
 def without_biases(model: nn.Module) -> nn.Module:
