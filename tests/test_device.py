@@ -148,3 +148,20 @@ def test_bf16_is_kept_only_where_the_device_computes_it_natively(kind):
     device = torch.device(kind)
     assert supported_precision(config, device).bf16 is devices.native_bf16(device)
     assert supported_precision(replace(config, bf16=False), device).bf16 is False
+
+
+@pytest.mark.parametrize("kind", DEVICES)
+def test_features_are_computed_on_the_waveforms_device(kind):
+    from speechxai.features import audiomnist_spectrogram, log_mel, mfcc_frames, resample
+
+    torch.manual_seed(0)
+    waveform = 0.1 * torch.randn(8000)
+    features = {"resample": lambda w: resample(w, 8000, 16000),
+                "mfcc": lambda w: mfcc_frames(w, 8000), "log-mel": lambda w: log_mel(w, 8000),
+                "spectrogram": audiomnist_spectrogram}
+    for name, feature in features.items():
+        if name == "spectrogram" and kind == "mps":
+            continue  # float64 Fourier transform: not on MPS (speechxai.features)
+        moved = feature(waveform.to(kind))
+        assert moved.device.type == kind, name
+        torch.testing.assert_close(moved.cpu(), feature(waveform), rtol=1e-4, atol=1e-4)

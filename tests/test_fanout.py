@@ -26,6 +26,13 @@ from speechxai.model_cache import load
 from speechxai.training import build_model
 
 
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """A local Ray cluster for this module's tests (the book run joins it with --address)."""
+    with ray_cluster() as address:
+        yield address
+
+
 def test_every_model_of_the_selected_chapters_is_one_job():
     jobs = training_jobs(["audiomnist", "deepspeech", "navai", "wordlevel", "comparison",
                           "yourvoice"], "quick")
@@ -51,7 +58,7 @@ def test_the_folds_and_seeds_follow_the_overrides():
 
 
 @pytest.mark.book
-def test_ray_trains_what_the_chapter_would_and_the_records_are_the_local_ones(tmp_path):
+def test_ray_trains_what_the_chapter_would_and_the_records_are_the_local_ones(tmp_path, cluster):
     """The NAvAI chapter at ``smoke`` (two training seeds: two Ray tasks at once on a local
     cluster) gives the records and checkpoints of the local executor, and its chapter then
     trains nothing."""
@@ -62,7 +69,8 @@ def test_ray_trains_what_the_chapter_would_and_the_records_are_the_local_ones(tm
     assert local.returncode == 0, local.stderr
     shutil.move(data / "models", tmp_path / "local-models")  # the corpus stays: made once
     on_ray = speechxai("run", "--profile", "smoke", "--chapter", "navai", "--no-progress",
-                       "--executor", "ray", "--build-dir", str(tmp_path / "ray"), env=env)
+                       "--executor", "ray", "--address", cluster,
+                       "--build-dir", str(tmp_path / "ray"), env=env)
     assert on_ray.returncode == 0, on_ray.stderr
     assert "navai: recogniser, seed 1" in on_ray.stdout
     timing = json.loads(timing_path(tmp_path / "ray").read_text())["smoke"]["navai"]
@@ -80,7 +88,7 @@ def test_ray_trains_what_the_chapter_would_and_the_records_are_the_local_ones(tm
             assert torch.equal(tensor, theirs["state"][key]), (name, key)
 
 
-def test_sharded_relevance_on_ray_is_the_relevance_of_one_process(monkeypatch):
+def test_sharded_relevance_on_ray_is_the_relevance_of_one_process(monkeypatch, cluster):
     """``relevance_stream`` in a chapter run under ``--executor ray``: the data set's batches
     go to the cluster in shards, and the relevances are those computed here, bit for bit."""
     torch.manual_seed(0)
@@ -88,24 +96,21 @@ def test_sharded_relevance_on_ray_is_the_relevance_of_one_process(monkeypatch):
     inputs, targets = torch.randn(40, 1, 8000), torch.arange(40) % 10
     here = relevance_stream(model, inputs, targets, batch_size=2, progress=False, fast=True)
     calls = []
-    with ray_cluster() as address:
-        monkeypatch.setenv(EXECUTOR_ENV, address)
-        monkeypatch.setattr("speechxai.attribution.lrp.sharded",
-                            lambda function, shards: calls.append(len(shards))
-                            or sharded(function, shards))
-        on_ray = relevance_stream(model, inputs, targets, batch_size=2, progress=False,
-                                  fast=True)
+    monkeypatch.setenv(EXECUTOR_ENV, cluster)
+    monkeypatch.setattr("speechxai.attribution.lrp.sharded",
+                        lambda function, shards: calls.append(len(shards))
+                        or sharded(function, shards))
+    on_ray = relevance_stream(model, inputs, targets, batch_size=2, progress=False, fast=True)
     assert calls == [-(-40 // (2 * SHARD_BATCHES))]  # 3 shards of at most 8 batches
     np.testing.assert_array_equal(on_ray.values, here.values)
     np.testing.assert_array_equal(on_ray.outputs, here.outputs)
 
 
-def test_a_failing_training_is_named_after_the_others_end():
+def test_a_failing_training_is_named_after_the_others_end(cluster):
     jobs = [TrainingJob(("fails",), "a training that divides by zero",
                         functools.partial(operator.truediv, 1, 0)),
             TrainingJob(("works",), "a training that ends", functools.partial(operator.add, 1, 1))]
     lines = []
-    with ray_cluster(), pytest.raises(RuntimeError,
-                                      match="a training that divides by zero: ZeroDivisionError"):
+    with pytest.raises(RuntimeError, match="a training that divides by zero: ZeroDivisionError"):
         train_on_ray(jobs, report=lines.append)
     assert any("a training that ends" in line for line in lines)
