@@ -1,4 +1,9 @@
-"""Time-frequency features computed with torchaudio."""
+"""Time-frequency features computed with torchaudio.
+
+Every feature is computed on the device of the waveform it is given (its transforms are cached
+per device): the trainers compute them on the CPU beside the data, a caller with a waveform on
+a GPU gets them there. AlexNet's spectrogram runs its Fourier transform in float64, which
+Apple's MPS does not have: compute it on the CPU there."""
 
 from __future__ import annotations
 
@@ -172,10 +177,12 @@ def resampling_ratio(sample_rate: int, new_rate: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=16)
-def _resampler(orig_rate: int, new_rate: int) -> torchaudio.transforms.Resample:
-    """A Resample transform (its sinc kernel computed once) for ``orig_rate`` -> ``new_rate``,
-    reduced (or approximated) by :func:`resampling_ratio` so that its kernel stays small."""
-    return torchaudio.transforms.Resample(*resampling_ratio(orig_rate, new_rate))
+def _resampler(orig_rate: int, new_rate: int, device: torch.device
+               ) -> torchaudio.transforms.Resample:
+    """A Resample transform (its sinc kernel computed once, on ``device``) for ``orig_rate``
+    -> ``new_rate``, reduced (or approximated) by :func:`resampling_ratio` so that its kernel
+    stays small."""
+    return torchaudio.transforms.Resample(*resampling_ratio(orig_rate, new_rate)).to(device)
 
 
 def _gradients(differentiable: bool):
@@ -201,7 +208,7 @@ def resample(waveform: np.ndarray | torch.Tensor, sample_rate: int, new_rate: in
         return signal
     length = math.ceil(len(signal) * new_rate / sample_rate)
     with _gradients(differentiable):
-        resampled = _resampler(sample_rate, new_rate)(signal)
+        resampled = _resampler(sample_rate, new_rate, signal.device)(signal)
         return torch.nn.functional.pad(resampled[:length], (0, max(0, length - len(resampled))))
 
 
@@ -278,9 +285,9 @@ def audiomnist_waveform(
 
 
 @functools.lru_cache(maxsize=4)
-def _stft_window(dtype: torch.dtype) -> torch.Tensor:
+def _stft_window(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """scipy's ``get_window("hann", 455)`` (periodic) divided by its sum ("spectrum" scaling)."""
-    window = torch.hann_window(_STFT_WINDOW, periodic=True, dtype=dtype)
+    window = torch.hann_window(_STFT_WINDOW, periodic=True, dtype=dtype, device=device)
     return window / window.sum()
 
 
@@ -328,7 +335,7 @@ def audiomnist_spectrogram(waveform_8k: np.ndarray | torch.Tensor) -> torch.Tens
     padded = torch.nn.functional.pad(batch, (_STFT_EDGE, end_pad))
     first = _STFT_FIRST_FRAME
     frames = padded.unfold(-1, _STFT_WINDOW, _STFT_HOP)[:, first : first + AUDIOMNIST_SIZE]
-    spectrum = torch.fft.rfft(frames * _stft_window(torch.float64), dim=-1)
+    spectrum = torch.fft.rfft(frames * _stft_window(torch.float64, frames.device), dim=-1)
     spectrum = spectrum[..., :AUDIOMNIST_SIZE].to(torch.complex64)
     power = torch.view_as_real(spectrum).square().sum(-1).transpose(-1, -2)
     db = 10.0 * torch.log10(power.clamp_min(_DB_AMIN**2))
@@ -356,8 +363,8 @@ def subtract_mean(spectrograms: torch.Tensor, mean: torch.Tensor) -> torch.Tenso
     return torch.as_tensor(spectrograms) - torch.as_tensor(mean)
 
 
-@functools.lru_cache(maxsize=1)
-def _mfcc_transform() -> torchaudio.transforms.MFCC:
+@functools.lru_cache(maxsize=2)
+def _mfcc_transform(device: torch.device) -> torchaudio.transforms.MFCC:
     return torchaudio.transforms.MFCC(
         sample_rate=DEEPSPEECH_RATE,
         n_mfcc=MFCC_COEFFICIENTS,
@@ -375,7 +382,7 @@ def _mfcc_transform() -> torchaudio.transforms.MFCC:
             "power": 2.0,
             "window_fn": torch.hann_window,
         },
-    )
+    ).to(device)
 
 
 def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
@@ -420,7 +427,7 @@ def mfcc_frames(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
             f"one {MFCC_WINDOW}-sample (32 ms) MFCC window"
         )
     with _gradients(differentiable):
-        return _mfcc_transform()(signal).T.contiguous()
+        return _mfcc_transform(signal.device)(signal).T.contiguous()
 
 
 def context_windows(frames: torch.Tensor) -> torch.Tensor:
@@ -444,8 +451,8 @@ def mfcc_windows(waveform: np.ndarray | torch.Tensor, sample_rate: int, *,
     return windows if differentiable else windows.contiguous()
 
 
-@functools.lru_cache(maxsize=1)
-def _mel_transform() -> torchaudio.transforms.MelSpectrogram:
+@functools.lru_cache(maxsize=2)
+def _mel_transform(device: torch.device) -> torchaudio.transforms.MelSpectrogram:
     return torchaudio.transforms.MelSpectrogram(
         sample_rate=LOG_MEL_RATE,
         n_fft=LOG_MEL_WINDOW,
@@ -454,7 +461,7 @@ def _mel_transform() -> torchaudio.transforms.MelSpectrogram:
         n_mels=LOG_MEL_BINS,
         power=2.0,
         mel_scale="slaney",
-    )
+    ).to(device)
 
 
 def log_mel_frequencies() -> np.ndarray:
@@ -496,7 +503,7 @@ def log_mel(waveform: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tens
     """
     signal = resample(waveform, sample_rate, LOG_MEL_RATE)
     with torch.no_grad():
-        features = torch.log(_mel_transform()(signal) + LOG_MEL_OFFSET)
+        features = torch.log(_mel_transform(signal.device)(signal) + LOG_MEL_OFFSET)
     mean = features.mean(dim=1, keepdim=True)
     std = features.std(dim=1, correction=0, keepdim=True)
     std = torch.where(std > 1e-6, std, torch.ones_like(std))
