@@ -204,6 +204,13 @@ def declared_parameters(source: Path) -> set[str]:
     return set()
 
 
+def declared_overrides(source: Path, overrides: dict) -> dict:
+    """The ``overrides`` that the chapter at ``source`` declares in its parameters cell (what
+    its kernel gets)."""
+    declared = declared_parameters(source)
+    return {name: value for name, value in overrides.items() if name in declared}
+
+
 def check_overrides(selected: list[Chapter], profile: str, overrides: dict) -> None:
     """Refuse overrides that would run something else than asked: a name that none of the
     ``selected`` chapters declares (a typo such as ``seeed`` would otherwise run with exit 0),
@@ -352,9 +359,8 @@ def run_chapter(
 
     from speechxai.device import DEVICE_ENV
 
-    declared = declared_parameters(chapter.source)
     device = (overrides or {}).get(DEVICE_PARAMETER)
-    overrides = {name: value for name, value in (overrides or {}).items() if name in declared}
+    overrides = declared_overrides(chapter.source, overrides or {})
     parameters = chapter_parameters(chapter.name, profile, overrides)
     notebook = jupytext.read(chapter.source)
     dataset = dataset_variant(chapter.name, profile, overrides)

@@ -13,6 +13,7 @@ import yaml
 
 from speechxai import baselines, book
 from speechxai.datasets import DATASETS
+from speechxai.fanout import EXECUTORS
 from speechxai.model_cache import RETRAIN_ENV
 from speechxai.profiles import COMMON, DEFAULT_PROFILE, PROFILES
 
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true",
                      help="train every model the chapters use again instead of loading it "
                           "from the model cache")
-    run.add_argument("--executor", choices=("local", "ray"), default="local",
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="ray: train the chapters' models (folds, seeds) as Ray tasks first, "
                           "a GPU each where the cluster has GPUs, then run the chapters on "
                           "them (needs the [scale] extra; default local: each chapter trains "

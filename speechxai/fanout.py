@@ -106,15 +106,6 @@ def _wordlevel(profile: str, overrides: dict, model: str) -> None:
         [train_set[i] for i in range(len(train_set))], progress=False)
 
 
-def _declared_overrides(chapter: str, overrides: dict) -> dict:
-    """The ``overrides`` that ``chapter``'s parameters cell declares."""
-    from speechxai.book import declared_parameters
-    from speechxai.paths import project_root
-
-    names = declared_parameters(project_root() / "book" / f"{chapter}.md")
-    return {name: value for name, value in overrides.items() if name in names}
-
-
 def _without(overrides: dict) -> dict:
     """The overrides a chapter's parameters take (dataset and seed are passed on their own)."""
     return {name: value for name, value in overrides.items() if name not in ("dataset", "seed")}
@@ -123,16 +114,18 @@ def _without(overrides: dict) -> dict:
 def training_jobs(chapters: list[str], profile: str, overrides: dict | None = None
                   ) -> list[TrainingJob]:
     """Every model the ``chapters`` train at ``profile`` with ``overrides``, each once."""
+    from speechxai.book import declared_overrides
     from speechxai.datasets.folds import folds
     from speechxai.evaluate import chapter_settings
     from speechxai.experiments.audiomnist import ARCHITECTURES, open_corpora
+    from speechxai.paths import project_root
 
     given = dict(overrides or {})
     dataset, seed = given.get("dataset", "embedded"), given.get("seed", 0)
     jobs: dict[tuple, TrainingJob] = {}
 
     def declared(chapter: str) -> dict:  # what the chapter's kernel gets (as the runner does)
-        return _declared_overrides(chapter, given)
+        return declared_overrides(project_root() / "book" / f"{chapter}.md", given)
 
     def classifier(architecture: str, task: str, fold: int) -> None:
         key = ("classifier", architecture, task, fold)
