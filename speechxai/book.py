@@ -33,6 +33,9 @@ from speechxai.profiles import COMMON, chapter_parameters
 
 RECORDS_FILE_ENV = "SPEECHXAI_RECORDS_FILE"
 TRAINED_LOG_ENV = "SPEECHXAI_TRAINED_LOG"
+RETRAIN_ENV = "SPEECHXAI_RETRAIN"
+"""Set (not "0"): :func:`speechxai.model_cache.load_or_train` trains again whatever is cached
+(``speechxai book run --retrain`` sets it for the chapters' kernels)."""
 DEVICE_PARAMETER = "device"
 """``-p device cuda|mps|cpu``: taken by every chapter through the runner, which hands it to
 the kernel as ``$SPEECHXAI_DEVICE`` (:mod:`speechxai.device`), not as a notebook parameter."""

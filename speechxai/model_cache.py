@@ -28,15 +28,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
-from speechxai.book import TRAINED_LOG_ENV
+from speechxai.book import RETRAIN_ENV, TRAINED_LOG_ENV
 from speechxai.locking import exclusive_lock
 
 if TYPE_CHECKING:
     from speechxai.resume import Resume
 
 MAGIC = b"speechxai-model-v1 sha256="
-RETRAIN_ENV = "SPEECHXAI_RETRAIN"
-"""Set (to anything but empty or 0) to train every model again instead of loading it."""
 
 T = TypeVar("T")
 

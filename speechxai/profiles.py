@@ -12,6 +12,9 @@ the sizes its profile sets here:
 from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "paper")
+DATASETS = ("embedded", "real", "audiomnist", "fsdd")
+"""What ``dataset`` (``-p dataset``, ``--dataset``) takes: the corpora of
+:func:`speechxai.datasets.open_corpus`."""
 DEFAULT_PROFILE = "quick"
 
 COMMON = {"dataset": "embedded", "seed": 0}

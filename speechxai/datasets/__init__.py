@@ -14,8 +14,7 @@ from speechxai.datasets.librispeech import LibriSpeechSpeakers
 from speechxai.datasets.real import REAL_DATA_ENV, real_corpus, real_data_root
 from speechxai.datasets.sequences import DigitCommands, DigitSequence, DigitSequences
 from speechxai.datasets.synthetic import SpokenDigits
-
-DATASETS = ("embedded", "real", "audiomnist", "fsdd")
+from speechxai.profiles import DATASETS
 
 
 def open_corpus(
