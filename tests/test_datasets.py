@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,9 +179,19 @@ def test_embedded_corpus_is_cached(small_corpus):
     assert run.returncode == 0 and "synthesizing" not in run.stderr + run.stdout
 
 
+@pytest.fixture(scope="module")
+def tiny_corpus_root(tmp_path_factory) -> Path:
+    """A cache folder holding a 2-speaker corpus, generated once for the damage tests."""
+    root = tmp_path_factory.mktemp("tiny-corpus")
+    SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=root, progress=False)
+    return root
+
+
 @pytest.mark.parametrize("damage", ["truncate audio", "flip a byte", "remove index",
                                     "garble index"])
-def test_a_damaged_corpus_cache_is_reported_and_generated_again(damage, tmp_path, capsys):
+def test_a_damaged_corpus_cache_is_reported_and_generated_again(damage, tiny_corpus_root,
+                                                                tmp_path, capsys):
+    shutil.copytree(tiny_corpus_root, tmp_path, dirs_exist_ok=True)
     first = SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=tmp_path, progress=False)
     audio, index = first.folder / "audio.npy", first.folder / "index.json"
     expected = audio.read_bytes()
