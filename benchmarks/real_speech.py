@@ -22,6 +22,7 @@ import time
 from common import machine
 
 from speechxai.datasets import open_corpus
+from speechxai.datasets.synthetic import DEFAULT_VOICES, VOICE_SETS
 from speechxai.device import native_bf16
 from speechxai.experiments import audiomnist as study
 from speechxai.inputs import load_signals
@@ -43,6 +44,8 @@ def main() -> None:
     parser.add_argument("--n-speakers", type=int, default=24, help="embedded corpus voices")
     parser.add_argument("--per-digit", type=int, default=10, help="embedded corpus repetitions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--voices", choices=tuple(VOICE_SETS), default=DEFAULT_VOICES,
+                        help="the embedded corpus's eSpeak NG variants")
     parser.add_argument("--spec-augment", type=int, nargs=2, metavar=("BINS", "FRAMES"),
                         help="AlexNet: SpecAugment masks of up to BINS frequency bins and "
                              "FRAMES frames")
@@ -52,7 +55,8 @@ def main() -> None:
     args = parser.parse_args()
 
     corpus = open_corpus(args.dataset, task=args.task, seed=args.seed,
-                         n_speakers=args.n_speakers, per_digit=args.per_digit)
+                         n_speakers=args.n_speakers, per_digit=args.per_digit,
+                         voices=args.voices)
     signals = load_signals(corpus, corpus.speakers, progress=False)
     training = {"steps": args.steps, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate, "cosine": True, "augment": args.augment,
@@ -70,6 +74,7 @@ def main() -> None:
            "unit_input_init": args.unit_input_init, "seed": args.seed,
            "learning_rate": args.learning_rate, "n_speakers": args.n_speakers,
            "mix_embedded": args.mix_embedded, "spec_augment": args.spec_augment,
+           "voices": args.voices,
            "test_speakers": sorted(set(run.test.speakers)),
            # the validation speaker's accuracy at the end of training: what a recipe is chosen by
            "validation": round(run.trained.history["val_accuracy"][-1], 4),

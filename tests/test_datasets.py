@@ -28,7 +28,7 @@ from speechxai.datasets.sequences import (
     slot_classes,
     trim_silence,
 )
-from speechxai.datasets.synthetic import embedded_speakers
+from speechxai.datasets.synthetic import VOICE_SETS, embedded_speakers
 from speechxai.features import spectral_distance_db
 
 # The paper's groups, typed from the fact sheet (papers/README.md), not from the package.
@@ -145,6 +145,28 @@ def test_embedded_speakers_are_half_female_and_distinct():
     assert len({(s.voice, s.pitch, s.rate) for s in speakers}) == 24
     with pytest.raises(ValueError, match="even"):
         embedded_speakers(5)
+
+
+def test_the_human_voice_set_gives_every_speaker_of_a_sex_its_own_variant():
+    speakers = embedded_speakers(80, voices="human")
+    for gender, n_variants in (("female", 16), ("male", 24)):
+        variants = [s.voice.split("+")[1] for s in speakers if s.gender == gender]
+        assert len(set(variants)) == n_variants and variants[:n_variants] == list(
+            VOICE_SETS["human"][gender == "male"])
+    assert [s.voice for s in embedded_speakers(8)] == [
+        s.voice for s in embedded_speakers(8, voices="human")]  # the numbered variants first
+    with pytest.raises(ValueError, match="unknown voices 'robots'"):
+        embedded_speakers(8, voices="robots")
+
+
+def test_a_voice_set_names_its_corpus_and_the_default_keeps_its_cache_folder(tmp_path):
+    """The default corpus's configuration (its cache folder's key) has no ``voices`` entry,
+    so the corpora cached before the option came are still found."""
+    default = SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=tmp_path, progress=False)
+    human = SpokenDigits(n_speakers=2, per_digit=1, seed=5, root=tmp_path, progress=False,
+                         voices="human")
+    assert "voices" not in default.config and human.config["voices"] == "human"
+    assert default.folder != human.folder
 
 
 def test_embedded_corpus_items_jitter_and_fit_one_second(small_corpus):

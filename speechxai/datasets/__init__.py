@@ -13,7 +13,7 @@ from speechxai.datasets.fsdd import FSDD
 from speechxai.datasets.librispeech import LibriSpeechSpeakers
 from speechxai.datasets.real import REAL_DATA_ENV, real_corpus, real_data_root
 from speechxai.datasets.sequences import DigitCommands, DigitSequence, DigitSequences
-from speechxai.datasets.synthetic import SpokenDigits
+from speechxai.datasets.synthetic import DEFAULT_VOICES, SpokenDigits
 from speechxai.profiles import DATASETS
 
 
@@ -25,10 +25,12 @@ def open_corpus(
     download: bool = False,
     root: str | None = None,
     task: str = "digit",
+    voices: str = DEFAULT_VOICES,
 ) -> DigitCorpus:
     """The corpus a chapter's ``dataset`` parameter names for ``task``.
 
-    ``"embedded"`` synthesizes ``SpokenDigits(n_speakers, per_digit, seed)`` (cached);
+    ``"embedded"`` synthesizes ``SpokenDigits(n_speakers, per_digit, seed, voices=voices)``
+    (cached);
     ``"real"`` is FSDD for digits and LibriSpeech speakers for sex
     (:func:`~speechxai.datasets.real.real_corpus`, downloaded where absent);
     ``"audiomnist"`` and ``"fsdd"`` open those corpora from ``root`` (default: under
@@ -37,7 +39,8 @@ def open_corpus(
     if dataset == "real":
         return real_corpus(task, seed=seed)
     if dataset == "embedded":
-        return SpokenDigits(n_speakers=n_speakers, per_digit=per_digit, seed=seed)
+        return SpokenDigits(n_speakers=n_speakers, per_digit=per_digit, seed=seed,
+                            voices=voices)
     if dataset == "audiomnist":
         return AudioMNIST(root, download=download)
     if dataset == "fsdd":

@@ -52,18 +52,39 @@ class SyntheticSpeaker:
     rate: int
 
 
-def embedded_speakers(n_speakers: int = 24) -> list[SyntheticSpeaker]:
-    """``n_speakers`` distinct voices, alternating female and male."""
+VOICE_SETS = {
+    "f1-m8": (tuple(f"f{n}" for n in range(1, 6)), tuple(f"m{n}" for n in range(1, 9))),
+    "human": (
+        ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "anika", "aunty",
+         "belinda", "grandma", "linda", "steph", "steph2", "steph3"),
+        ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "Andy", "AnxiousAndy", "Denis",
+         "Diogo", "Henrique", "Hugo", "Lee", "Marco", "michel", "miguel", "sandro", "travis",
+         "victor", "antonio", "croak", "Storm"),
+    ),
+}
+"""The eSpeak NG variants (female, male) the embedded voices cycle through: ``"f1-m8"`` the
+numbered ones, ``"human"`` every human-sounding variant that declares its sex (16 female, 24
+male), each with formant scalings, pitch range, breathiness or roughness of its own."""
+DEFAULT_VOICES = "f1-m8"
+
+
+def embedded_speakers(n_speakers: int = 24, voices: str = DEFAULT_VOICES
+                      ) -> list[SyntheticSpeaker]:
+    """``n_speakers`` distinct voices, alternating female and male, drawing their variants
+    from :data:`VOICE_SETS` ``[voices]``."""
     if n_speakers < 2 or n_speakers % 2:
         raise ValueError(f"n_speakers must be an even number >= 2, got {n_speakers}")
+    if voices not in VOICE_SETS:
+        raise ValueError(f"unknown voices {voices!r}; choose one of {', '.join(VOICE_SETS)}")
+    females, males = VOICE_SETS[voices]
     speakers = []
     for index in range(n_speakers):
         k = index // 2
         if index % 2 == 0:
-            variant, accent = f"f{k % 5 + 1}", ACCENTS[k % len(ACCENTS)]
+            variant, accent = females[k % len(females)], ACCENTS[k % len(ACCENTS)]
             pitch, rate, gender = FEMALE_PITCHES[k % 4], RATES[k % 3], "female"
         else:
-            variant, accent = f"m{k % 8 + 1}", ACCENTS[(k + 3) % len(ACCENTS)]
+            variant, accent = males[k % len(males)], ACCENTS[(k + 3) % len(ACCENTS)]
             pitch, rate, gender = MALE_PITCHES[k % 4], RATES[(k + 1) % 3], "male"
         speakers.append(
             SyntheticSpeaker(
@@ -108,7 +129,7 @@ def generate(config: dict, folder: Path, report_every: int = 20) -> None:
 
     Runs inside the fresh subprocess; prints ``progress <done> <total>`` lines.
     """
-    speakers = embedded_speakers(config["n_speakers"])
+    speakers = embedded_speakers(config["n_speakers"], config.get("voices", DEFAULT_VOICES))
     total = len(speakers) * 10 * config["per_digit"]
     chunks, rows, offset, started = [], [], 0, time.perf_counter()
     for s, speaker in enumerate(speakers):
@@ -220,6 +241,8 @@ class SpokenDigits(DigitCorpus):
         Cache folder; default ``$SPEECHXAI_DATA_DIR`` or ``data/``, then ``embedded/``.
     progress
         Show a progress bar and the generation speed when the corpus is generated.
+    voices
+        The variants the voices draw from (:data:`VOICE_SETS`).
     """
 
     name = "SpokenDigits"
@@ -231,16 +254,19 @@ class SpokenDigits(DigitCorpus):
         seed: int = 0,
         root: str | Path | None = None,
         progress: bool = True,
+        voices: str = DEFAULT_VOICES,
     ):
         if per_digit < 1:
             raise ValueError(f"per_digit must be at least 1, got {per_digit}")
-        embedded_speakers(n_speakers)  # validates n_speakers before any work
+        embedded_speakers(n_speakers, voices)  # validates them before any work
         self.config = {
             "n_speakers": n_speakers,
             "per_digit": per_digit,
             "seed": seed,
             "version": CORPUS_VERSION,
         }
+        if voices != DEFAULT_VOICES:  # the default's corpora keep their cache folders
+            self.config["voices"] = voices
         key = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
         base = Path(root) if root is not None else data_root()
         self.folder = base / "embedded" / f"spoken-digits-{key[:16]}"
