@@ -11,6 +11,7 @@ Jupyter Book (execution off) into ``_build/html/``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import json
 import numbers
@@ -336,6 +337,17 @@ def record_build_time(build_dir: Path, seconds: float) -> None:
     _merge_timing(build_dir, (HTML_BUILD,), {"seconds": round(seconds, 3)})
 
 
+@contextlib.contextmanager
+def private_kernel_sockets():
+    """The traitlets config that makes a chapter's kernel talk over Unix sockets in a fresh
+    folder only this user can open (removed afterwards), instead of the default localhost
+    TCP ports, over which ipykernel >= 7 warns that code and outputs travel unencrypted."""
+    from traitlets.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="speechxai-kernel-") as folder:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
+
+
 def run_chapter(
     chapter: Chapter,
     profile: str,
@@ -383,14 +395,16 @@ def run_chapter(
     root = chapter.source.parent.parent
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            notebook,
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(root),
-            progress_bar=progress_bar,
-        )
+        with private_kernel_sockets() as kernel_config:
+            papermill.execute_notebook(
+                notebook,
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(root),
+                progress_bar=progress_bar,
+                config=kernel_config,
+            )
     except PapermillExecutionError as error:
         raise ChapterFailed(chapter.name, error.source, f"{error.ename}: {error.evalue}") from None
     except DeadKernelError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, write_chapter
@@ -69,6 +70,9 @@ def test_run_injects_profile_and_overrides_and_collects_records(tiny_book):
         cwd=tiny_book,
     )
     assert result.returncode == 0, result.stderr
+    # the kernel talks over Unix sockets in a private folder: ipykernel >= 7 warns on stderr
+    # when it listens on localhost TCP without encryption
+    assert "without encryption" not in result.stderr
     records = json.loads((tiny_book / "_build/records/echo.smoke.json").read_text())
     assert records == {"seed": 5.0, "scaled": 1.25, "is_smoke": 1.0}
     executed = json.loads((tiny_book / "_build/notebooks/echo.ipynb").read_text())
@@ -254,3 +258,11 @@ def test_longest_chapters_start_first(tiny_book):
     assert [c.name for c in book.longest_first(chapters, build_dir, "quick")] == ["broken",
                                                                                    "echo"]
     assert book.longest_first(chapters, build_dir, "smoke") == chapters
+
+
+def test_kernel_sockets_live_in_a_private_folder_that_is_removed():
+    with book.private_kernel_sockets() as config:
+        sockets = Path(config.KernelManager.ip)
+        assert config.KernelManager.transport == "ipc"
+        assert sockets.parent.is_dir() and sockets.parent.stat().st_mode & 0o077 == 0
+    assert not sockets.parent.exists()
