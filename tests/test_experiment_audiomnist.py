@@ -229,3 +229,20 @@ def test_parameter_randomization_cascades_every_method_through_every_layer(runs)
         assert list(cascade.index) == layers and cascade["none"] == 1.0
         assert cascade.drop("none").between(-1, 1).all()
     assert cascades["saliency"].iloc[-1] < 0.9  # the random weights changed the gradient
+
+
+def test_the_quiz_is_half_right_where_it_can_be_and_always_full():
+    def items(outcomes: str) -> list:
+        return [study.StudyItem(np.zeros(8000), np.zeros(8000), 0, 0 if o == "r" else 1)
+                for o in outcomes]
+
+    def outcomes(chosen) -> str:
+        return "".join("r" if item.correct else "w" for item in chosen)
+
+    assert outcomes(study.quiz_choice(items("rrrrrrw"), 4)) == "rrrw"
+    assert outcomes(study.quiz_choice(items("rwrwrw"), 4)) == "rrww"
+    assert outcomes(study.quiz_choice(items("www"), 2)) == "ww"  # a model right on none
+    assert outcomes(study.quiz_choice(items("rrr"), 3)) == "rrr"
+    assert outcomes(study.quiz_choice(items("rw"), 6)) == "rw"  # fewer questions than asked
+    questions, references = study.study_halves(items("rrrwww"), seed=3)
+    assert len(questions) == len(references) == 3

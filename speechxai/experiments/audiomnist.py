@@ -600,16 +600,33 @@ def study_items(trained: TrainedModel, signals: DigitSignals, n: int, seed: int 
     ]
 
 
-def split_study(items: Sequence[StudyItem], n_per_outcome: int, seed: int = 0):
-    """Seeded halves of ``items``: the reader's reference material, and from the other
-    half ``n_per_outcome`` correctly and as many incorrectly predicted questions (fewer
-    where the model makes fewer errors). Returns (correct, incorrect, references)."""
+def study_halves(items: Sequence[StudyItem], seed: int = 0
+                 ) -> tuple[list[StudyItem], list[StudyItem]]:
+    """Seeded halves of ``items``: (questions, references) - what the reader is asked about,
+    and the reader's reference material."""
     order = np.random.default_rng(seed).permutation(len(items))
-    references = [items[i] for i in order[::2]]
-    questions = [items[i] for i in order[1::2]]
+    return [items[i] for i in order[1::2]], [items[i] for i in order[::2]]
+
+
+def split_study(items: Sequence[StudyItem], n_per_outcome: int, seed: int = 0):
+    """The halves of :func:`study_halves`, the questions cut to ``n_per_outcome`` correctly
+    and as many incorrectly predicted ones (fewer where the model makes fewer errors).
+    Returns (correct, incorrect, references)."""
+    questions, references = study_halves(items, seed)
     correct = [item for item in questions if item.correct][:n_per_outcome]
     incorrect = [item for item in questions if not item.correct][:n_per_outcome]
     return correct, incorrect, references
+
+
+def quiz_choice(questions: Sequence[StudyItem], n: int) -> list[StudyItem]:
+    """``n`` of ``questions`` for the quiz (Becker et al. 2024 asked about correct and
+    incorrect predictions alike): half predicted correctly, half not, each outcome in the
+    questions' order; where the model made too few of one (an untrained smoke model may
+    make no correct prediction at all), the other fills the quiz up to ``n``."""
+    correct = [item for item in questions if item.correct]
+    incorrect = [item for item in questions if not item.correct]
+    n_correct = min(len(correct), max(n // 2, n - len(incorrect)))
+    return correct[:n_correct] + incorrect[:n - n_correct]
 
 
 def simulated_study(
