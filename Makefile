@@ -16,7 +16,7 @@ INSTALLED := $(VENV)/.installed
 PROFILE ?= quick
 DATASET ?=
 # two chapters at once: the cold quick book on 2 cores of an AMD EPYC with native bfloat16 took
-# 23.7 minutes so and about 29.5 one chapter at a time (same records; benchmarks/README)
+# 23 min 57 s that way, 29 min 13 s one chapter at a time (same records; benchmarks/README)
 JOBS ?= 2
 
 .PHONY: book test check-quick bench install lint clean
