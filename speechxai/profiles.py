@@ -143,7 +143,12 @@ CHAPTER_SIZES: dict[str, dict[str, dict[str, object]]] = {
                            # it did not learn (CER 0.94 on held-out sequences, 1.0 on FSDD)
                            "bf16": False,
                            # one channel copy per sequence: FSDD digits CER 0.74 -> 0.50
-                           "augment": 1},
+                           "augment": 1,
+                           # a linear warm-up over the first fifth: without it seed 1's
+                           # recogniser stalled in CTC's all-blank plateau on every CPU
+                           # (held-out CER 0.79); with it seeds 0-3 reach 0.002-0.010 (over
+                           # a tenth, seed 2 0.305; benchmarks/README, 2026-12-07)
+                           "warmup": 300},
             # the controls pooled over 3 training seeds (issue 16)
             "n_analysis": 100, "actmax_steps": 250, "n_seeds": 3,
         },

@@ -300,9 +300,18 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     return {"state": devices.on_cpu(model.state_dict()), "mean": mean, "history": history}
 
 
+def learning_rate_factor(step: int, steps: int, cosine: bool, warmup: int = 0) -> float:
+    """The factor on the learning rate at ``step`` (0-based) of ``steps``: cosine annealing
+    to zero if ``cosine``, times a linear warm-up from ``1 / warmup`` to 1 over the first
+    ``warmup`` steps (Goyal et al. 2017; it lets a CTC recogniser leave the all-blank
+    plateau that a full learning rate from the first step can trap it in)."""
+    annealed = 0.5 * (1 + np.cos(np.pi * step / steps)) if cosine else 1.0
+    return annealed * min(1.0, (step + 1) / warmup) if warmup else annealed
+
+
 def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
         description: str = "training", progress: bool = True,
-        resume: Resume | None = None) -> dict[str, list[float]]:
+        resume: Resume | None = None, warmup: int = 0) -> dict[str, list[float]]:
     """Seeded Adam on random batches of ``n_items`` training items (every trainer of the book
     except the AudioMNIST classifiers').
 
@@ -311,14 +320,12 @@ def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
     of those items. ``score()``, if given, returns an error rate on held-out items and is
     called five times. Returns the history: the loss per step, and "step"/"cer" where scored.
     ``resume`` (:class:`speechxai.resume.Resume`): start from its saved state if there is one,
-    and save the state at its interval.
+    and save the state at its interval. ``warmup``: steps of linear learning-rate warm-up
+    (:func:`learning_rate_factor`).
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
-
-    def factor(step: int) -> float:
-        return 0.5 * (1 + np.cos(np.pi * step / config.steps)) if config.cosine else 1.0
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, config.steps, config.cosine, warmup))
     rng = np.random.default_rng(config.seed)
     history: dict[str, list[float]] = {"loss": [], "step": [], "cer": []}
     modules = {"network": network, "optimizer": optimizer, "schedule": schedule}
@@ -350,7 +357,7 @@ def fit(network: nn.Module, config, loss_of, n_items: int, score=None,
 
 def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=None,
             description: str = "CTC", progress: bool = True,
-            resume: Resume | None = None) -> dict[str, list[float]]:
+            resume: Resume | None = None, warmup: int = 0) -> dict[str, list[float]]:
     """:func:`fit` on the CTC loss (the recognizers of the DeepSpeech and NAvAI chapters):
     ``batch(indices)`` returns the inputs and output lengths of those training items, the
     network runs on its device under bfloat16 autocast if ``config.bf16``."""
@@ -363,4 +370,5 @@ def fit_ctc(network: nn.Module, config, batch, transcripts: list[str], score=Non
             logits = network(inputs.to(device))
         return ctc_loss(logits.float(), lengths, [transcripts[i] for i in chosen])
 
-    return fit(network, config, loss_of, len(transcripts), score, description, progress, resume)
+    return fit(network, config, loss_of, len(transcripts), score, description, progress, resume,
+               warmup)

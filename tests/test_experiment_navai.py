@@ -73,6 +73,20 @@ def test_channel_copies_change_training_and_are_checked(tmp_path):
         replace(config, augment=-1)
 
 
+def test_warm_up_reaches_the_training_and_is_checked(tmp_path):
+    """``warmup`` changes the trained recogniser (a warm-up scales the first steps' rate
+    down: the second loss differs) and joins the cache key; a negative one is refused."""
+    config = replace(CONFIG, steps=3)
+    plain = train_wav2letter(config, toy_items(), progress=False, cache_dir=tmp_path)
+    warmed = train_wav2letter(replace(config, warmup=2), toy_items(), progress=False,
+                              cache_dir=tmp_path)
+    assert plain.history["loss"][0] == warmed.history["loss"][0]
+    assert plain.history["loss"][1] != warmed.history["loss"][1]
+    assert replace(config, warmup=2).key() != config.key()
+    with pytest.raises(ValueError, match="warmup"):
+        replace(config, warmup=-1)
+
+
 @pytest.mark.parametrize("strides", [(1, 1), (2, 1)])
 def test_output_lengths_are_the_model_output_frames_of_each_padded_utterance(strides):
     torch.manual_seed(0)

@@ -152,3 +152,46 @@ def test_scale_first_layer_meets_the_inputs_at_unit_variance():
     scale_first_layer(model, probe)
     torch.testing.assert_close(first(probe), before(probe / probe.std()), rtol=1e-4, atol=1e-4)
     assert not torch.equal(first.weight, before.weight)
+
+
+def test_learning_rate_factor_warms_up_linearly_then_anneals():
+    """Warm-up: (step + 1) / warmup of the rate for the first ``warmup`` steps, then the
+    cosine schedule alone; without warm-up the cosine schedule unchanged."""
+    from speechxai.training import learning_rate_factor
+
+    steps, warmup = 100, 10
+    cosine = [0.5 * (1 + np.cos(np.pi * s / steps)) for s in range(steps)]
+    assert [learning_rate_factor(s, steps, True) for s in range(steps)] == cosine
+    warmed = [learning_rate_factor(s, steps, True, warmup) for s in range(steps)]
+    assert warmed[:warmup] == pytest.approx([c * (s + 1) / warmup
+                                             for s, c in enumerate(cosine[:warmup])])
+    assert warmed[warmup:] == cosine[warmup:]
+    assert learning_rate_factor(0, steps, False, warmup) == pytest.approx(0.1)
+    assert learning_rate_factor(50, steps, False, warmup) == 1.0
+
+
+def test_fit_applies_the_warm_up_to_the_optimiser(monkeypatch):
+    """The optimiser's learning rate during the first step is ``1 / warmup`` of the
+    config's, and the full rate from step ``warmup`` on (no annealing)."""
+    from types import SimpleNamespace
+
+    from speechxai.training import fit
+
+    optimizers, rates = [], []
+
+    class RecordedAdam(torch.optim.Adam):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            optimizers.append(self)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordedAdam)
+    network = torch.nn.Linear(2, 1)
+
+    def loss_of(chosen):
+        rates.append(optimizers[0].param_groups[0]["lr"])
+        return network(torch.ones(len(chosen), 2)).pow(2).mean()
+
+    config = SimpleNamespace(steps=6, batch_size=2, learning_rate=0.4, seed=0,
+                             gradient_clip=1.0, cosine=False)
+    fit(network, config, loss_of, 4, progress=False, warmup=4)
+    assert rates == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4])

@@ -92,6 +92,7 @@ class Wav2LetterConfig:
     bf16: bool = False
     gradient_clip: float = 5.0
     cosine: bool = True  # anneal the learning rate to zero over the steps
+    warmup: int = 0  # steps of linear learning-rate warm-up (training.learning_rate_factor)
     pad: int | None = None
     spec_augment: tuple[int, int] | None = None  # (max mel bins, max frames) masked
     augment: int = 0  # channel copies of every training sequence (augment.with_channel_copies)
@@ -111,6 +112,8 @@ class Wav2LetterConfig:
         object.__setattr__(self, "spec_augment", spec_augment_masks(self.spec_augment))
         if self.augment < 0:
             raise ValueError(f"augment counts channel copies (>= 0), got {self.augment}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup counts steps (>= 0), got {self.warmup}")
         if self.pad is not None and self.pad < 0:
             raise ValueError(f"pad must be None or >= 0 frames, got {self.pad}")
 
@@ -241,7 +244,8 @@ def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None
 
     name = f"Wav2Letter({'-'.join(map(str, config.channels))}, rf {config.receptive_field})"
     history = fit_ctc(model, config, batch, transcripts,
-                      None if monitor_items is None else score, name, progress, resume)
+                      None if monitor_items is None else score, name, progress, resume,
+                      config.warmup)
     model.eval()
     return {"state": devices.on_cpu(model.state_dict()), "history": history}
 
