@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ from speechxai.training import (
     accuracy,
     build_model,
     classifier_code,
+    fit,
+    learning_rate_factor,
     scale_first_layer,
     supported_precision,
     train,
@@ -157,8 +160,6 @@ def test_scale_first_layer_meets_the_inputs_at_unit_variance():
 def test_learning_rate_factor_warms_up_linearly_then_anneals():
     """Warm-up: (step + 1) / warmup of the rate for the first ``warmup`` steps, then the
     cosine schedule alone; without warm-up the cosine schedule unchanged."""
-    from speechxai.training import learning_rate_factor
-
     steps, warmup = 100, 10
     cosine = [0.5 * (1 + np.cos(np.pi * s / steps)) for s in range(steps)]
     assert [learning_rate_factor(s, steps, True) for s in range(steps)] == cosine
@@ -173,10 +174,6 @@ def test_learning_rate_factor_warms_up_linearly_then_anneals():
 def test_fit_applies_the_warm_up_to_the_optimiser(monkeypatch):
     """The optimiser's learning rate during the first step is ``1 / warmup`` of the
     config's, and the full rate from step ``warmup`` on (no annealing)."""
-    from types import SimpleNamespace
-
-    from speechxai.training import fit
-
     optimizers, rates = [], []
 
     class RecordedAdam(torch.optim.Adam):
