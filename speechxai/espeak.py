@@ -10,12 +10,19 @@ when it initialises; every call here re-seeds it, so the same sequence of calls 
 process gives bit-identical audio. Filter states persist between calls, though: a repeated
 call in one process differs slightly. Code that needs a fixed corpus synthesizes it in a
 fresh process in a fixed order and caches it.
+
+eSpeak NG's variants choose their glottal source with a ``klatt N`` line (Klatt 1980's
+cascade-parallel synthesiser, N = 1-4); none of the human-sounding ones does. The engine
+reads its data through a private folder of links to the installed data whose ``voices/!v``
+also holds, for every variant ``V``, the variants ``V-k1`` ... ``V-k4``: ``V`` with Klatt
+voicing (:func:`klatt_variant`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,35 @@ _PARAMETER = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "wordgap": 7}
 
 FEMALE_VOICES = tuple(f"en-us+f{n}" for n in range(1, 6))
 MALE_VOICES = tuple(f"en-us+m{n}" for n in range(1, 8))
+KLATT_VOICINGS = (1, 2, 3, 4)
+"""The values of eSpeak NG's ``klatt`` voice attribute: its Klatt synthesiser's glottal
+sources (eSpeak NG's docs/voices.md)."""
+
+
+def klatt_variant(variant: str, voicing: int) -> str:
+    """The name of eSpeak NG's ``variant`` voiced by Klatt glottal source ``voicing``."""
+    if voicing not in KLATT_VOICINGS:
+        raise ValueError(f"Klatt voicing must be one of {KLATT_VOICINGS}, got {voicing}")
+    return f"{variant}-k{voicing}"
+
+
+def _private_data(installed: Path, folder: Path) -> Path:
+    """``folder/espeak-ng-data``: links to everything of the ``installed`` data folder, with
+    a ``voices/!v`` of its own (links to the installed variants) where Klatt-voiced copies
+    can be written."""
+    data = folder / "espeak-ng-data"
+    data.mkdir()
+    for entry in installed.iterdir():
+        if entry.name != "voices":
+            (data / entry.name).symlink_to(entry)
+    (data / "voices").mkdir()
+    for entry in (installed / "voices").iterdir():
+        if entry.name != "!v":
+            (data / "voices" / entry.name).symlink_to(entry)
+    (data / "voices" / "!v").mkdir()
+    for entry in (installed / "voices" / "!v").iterdir():
+        (data / "voices" / "!v" / entry.name).symlink_to(entry)
+    return data
 
 
 class _EventId(ctypes.Union):
@@ -93,19 +129,25 @@ class _Engine:
     """The process-wide eSpeak NG instance (the library keeps global state)."""
 
     def __init__(self) -> None:
-        library, data_root = _locate_library()
+        library, installed = _locate_library()
         self._lib = ctypes.CDLL(library)
         self._libc = ctypes.CDLL(None)
-        self.sample_rate = self._lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_root, _INITIALIZE_DONT_EXIT
-        )
-        if self.sample_rate <= 0:
-            raise RuntimeError(f"eSpeak NG ({library}) failed to initialise with data {data_root}")
         self._lib.espeak_Info.restype = ctypes.c_char_p
         data_path = ctypes.c_char_p()
+        if installed is None:  # a system library: its compiled-in default data folder
+            self._lib.espeak_ng_InitializePath(None)
+            self._lib.espeak_Info(ctypes.byref(data_path))
+            installed = Path(data_path.value.decode())
+        self._data = tempfile.TemporaryDirectory(prefix="speechxai-espeak-")
+        data_root = _private_data(installed, Path(self._data.name)).parent
+        self.sample_rate = self._lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_root).encode(), _INITIALIZE_DONT_EXIT
+        )
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG ({library}) failed to initialise with data {installed}")
         self.version = self._lib.espeak_Info(ctypes.byref(data_path)).decode()
-        variants = Path(data_path.value.decode()) / "voices" / "!v"
-        self.variants = {path.name for path in variants.iterdir()} if variants.is_dir() else set()
+        self._variant_folder = Path(data_path.value.decode()) / "voices" / "!v"
+        self.variants = {path.name for path in self._variant_folder.iterdir()}
         self._lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -134,15 +176,28 @@ class _Engine:
             index += 1
         return 0
 
+    def _write_klatt_variant(self, base: str, voicing: int) -> None:
+        """The variant file ``base`` with ``klatt <voicing>`` added (:func:`klatt_variant`)."""
+        name = klatt_variant(base, voicing)
+        text = (self._variant_folder / base).read_text(encoding="utf-8", errors="replace")
+        (self._variant_folder / name).write_text(f"{text.rstrip()}\nklatt {voicing}\n",
+                                                 encoding="utf-8")
+        self.variants.add(name)
+
     def speak(
         self, text: str, voice: str, parameters: dict[str, int], noise_seed: int
     ) -> Utterance:
         _, _, variant = voice.partition("+")
-        if variant and self.variants and variant not in self.variants:
+        base, _, voicing = variant.rpartition("-k")
+        if (variant not in self.variants and base in self.variants
+                and voicing in {str(n) for n in KLATT_VOICINGS}):
+            self._write_klatt_variant(base, int(voicing))
+        if variant and variant not in self.variants:
             # eSpeak NG would silently fall back to the base voice
             raise AudioError(
                 f"eSpeak NG has no voice variant {variant!r} (in {voice!r}); "
-                f"known variants include {', '.join(sorted(self.variants)[:12])}, ..."
+                f"known variants include {', '.join(sorted(self.variants)[:12])}, ..., each "
+                f"also Klatt-voiced as <variant>-k1 ... -k{KLATT_VOICINGS[-1]}"
             )
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise AudioError(f"eSpeak NG has no voice named {voice!r}")
@@ -177,9 +232,9 @@ INSTALL_HINT = (
 )
 
 
-def _locate_library() -> tuple[str, bytes | None]:
-    """The eSpeak NG library and its data folder's parent: the ``espeakng-loader`` wheel
-    first, else a system ``libespeak-ng`` with its own data (``None``: its default)."""
+def _locate_library() -> tuple[str, Path | None]:
+    """The eSpeak NG library and its data folder: the ``espeakng-loader`` wheel first, else
+    a system ``libespeak-ng`` with its own data (``None``: its default)."""
     try:
         import espeakng_loader
     except ImportError:
@@ -187,8 +242,7 @@ def _locate_library() -> tuple[str, bytes | None]:
         if library is None:
             raise RuntimeError(INSTALL_HINT) from None
         return library, None
-    data_path = Path(espeakng_loader.get_data_path())
-    return espeakng_loader.get_library_path(), str(data_path.parent).encode()
+    return espeakng_loader.get_library_path(), Path(espeakng_loader.get_data_path())
 
 
 def speak(
@@ -207,8 +261,9 @@ def speak(
         What to say (UTF-8).
     voice
         eSpeak NG voice name, optionally with a variant: ``"en-us"``, ``"en-us+f3"``,
-        ``"en+m3"``. A misspelled variant silently falls back to the base voice in eSpeak
-        NG, so compare voices by their spectra when that matters.
+        ``"en+m3"``, or a Klatt-voiced variant: ``"en+m3-k2"`` (:func:`klatt_variant`). An
+        unknown variant raises :class:`~speechxai.errors.AudioError` (eSpeak NG itself would
+        fall back to the base voice silently).
     rate
         Speaking rate in words per minute (80-450).
     pitch, pitch_range

@@ -51,7 +51,8 @@ LABEL_COLUMNS = {"audiomnist": ("digit", "sex"), "deepspeech": ("transcript",),
 COLUMNS = ("chapter", "model", "task", "metric", "value", "recordings")
 CHAPTER_DEFAULTS: dict[str, dict[str, object]] = {
     "audiomnist": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
-                   "mix_embedded": [], "n_folds": 1, "start_from_embedded": []},
+                   "mix_embedded": [], "n_folds": 1, "start_from_embedded": [],
+                   "voices": {}},
     "deepspeech": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
                    "n_train": 2000, "n_test": 100},
     "navai": {"n_speakers": 24, "per_digit": 10, "audiomnist_root": None,
@@ -185,12 +186,13 @@ def chapter_classifiers(models: Sequence[tuple[str, str]], profile: str = DEFAUL
     parameters = chapter_settings("audiomnist", profile, dataset, seed, overrides)
     corpora = audiomnist.open_corpora(dataset, n_speakers=parameters["n_speakers"],
                                       per_digit=parameters["per_digit"], seed=seed,
-                                      root=parameters["audiomnist_root"])
+                                      root=parameters["audiomnist_root"],
+                                      voices=parameters["voices"])
     tasks = {task: corpora[task] for _, task in models if task in corpora}
     signals = audiomnist.load_corpora(tasks, progress)
     extras = audiomnist.extra_training(audiomnist.extra_corpora(
         dataset, parameters["mix_embedded"], parameters["n_speakers"], parameters["per_digit"],
-        seed), progress)
+        seed, parameters["voices"]), progress)
     starts = audiomnist.embedded_starts(
         extras, parameters["start_from_embedded"],
         chapter_parameters("audiomnist", profile)["training"], seed, progress)
@@ -304,13 +306,14 @@ def _classifiers(recordings: Sequence[Recording], parameters: dict, seed: int) -
     labelled = [task for task in TASKS if (signals.labels(task) >= 0).any()]
     corpora = open_corpora(parameters["dataset"], n_speakers=parameters["n_speakers"],
                            per_digit=parameters["per_digit"], seed=parameters["seed"],
-                           root=parameters["audiomnist_root"])
+                           root=parameters["audiomnist_root"], voices=parameters["voices"])
     if not set(labelled) & set(corpora):
         raise ValueError(f"the audiomnist chapter trains no {' or '.join(labelled)} model on "
                          f"dataset {parameters['dataset']!r} (its tasks there: "
                          f"{', '.join(corpora) or 'none'})")
     extras = extra_corpora(parameters["dataset"], parameters["mix_embedded"],
-                           parameters["n_speakers"], parameters["per_digit"], parameters["seed"])
+                           parameters["n_speakers"], parameters["per_digit"], parameters["seed"],
+                           parameters["voices"])
     models = []
     for task in (task for task in TASKS if task in labelled and task in corpora):
         train_speakers = fold_speakers(corpora[task], task, 0)[0]

@@ -82,7 +82,7 @@ def _wordlevel(profile: str, overrides: dict, model: str) -> None:
         corpus = audiomnist.open_corpora(
             dataset, n_speakers=sex.get("n_speakers", parameters["n_speakers"]),
             per_digit=sex.get("per_digit", parameters["per_digit"]), seed=seed,
-            root=parameters["audiomnist_root"]).get("sex")
+            root=parameters["audiomnist_root"], voices=sex.get("voices")).get("sex")
         if corpus is not None:
             audiomnist.run_folds(corpus, "audionet", "sex", 1, sex["training"]["audionet"]["sex"],
                                  seed=seed, progress=False)
@@ -146,7 +146,7 @@ def training_jobs(chapters: list[str], profile: str, overrides: dict | None = No
                                       _without(declared("audiomnist")))
         corpora = open_corpora(dataset, n_speakers=parameters["n_speakers"],
                                per_digit=parameters["per_digit"], seed=seed,
-                               root=parameters["audiomnist_root"])
+                               root=parameters["audiomnist_root"], voices=parameters["voices"])
         for architecture in ARCHITECTURES:
             for task, corpus in corpora.items():
                 for fold in range(len(folds(corpus, task)))[:parameters["n_folds"]]:

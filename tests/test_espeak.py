@@ -85,3 +85,47 @@ def test_without_the_wheel_a_system_library_is_used_or_install_advice_given(monk
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     with pytest.raises(RuntimeError, match="pip install espeakng-loader.*apt install"):
         espeak._locate_library()
+
+
+def test_klatt_variants_add_the_klatt_line_to_their_variant_and_change_the_voicing():
+    """``V-kN`` is eSpeak NG's variant V with ``klatt N`` (its Klatt glottal source)."""
+    import numpy as np
+
+    plain = espeak.speak("seven", voice="en+Alicia", noise_seed=1)
+    voiced = [espeak.speak("seven", voice=f"en+{espeak.klatt_variant('Alicia', n)}",
+                           noise_seed=1) for n in espeak.KLATT_VOICINGS]
+    written = espeak._engine._variant_folder / "Alicia-k3"
+    installed = espeak._engine._variant_folder / "Alicia"
+    assert written.read_text().splitlines() == [
+        *installed.read_text().rstrip().splitlines(), "klatt 3"]
+    assert all(v.waveform.size == plain.waveform.size for v in voiced)  # same timing
+    spectra = [np.abs(np.fft.rfft(u.waveform)) for u in (plain, *voiced)]
+    assert len({s.tobytes() for s in spectra}) == 5  # every source sounds different
+    with pytest.raises(AudioError, match="Alicia-k5.*k1 ... -k4"):
+        espeak.speak("seven", voice="en+Alicia-k5")
+    with pytest.raises(ValueError, match="Klatt voicing"):
+        espeak.klatt_variant("Alicia", 0)
+
+
+INSTALLED_VARIANTS = """
+import hashlib
+from speechxai import espeak
+digest = hashlib.sha256()
+for voice in ("en-us+f3", "en-us+m3", "en+Alicia", "en-gb-scotland+croak", "en-us+f3"):
+    digest.update(espeak.speak("seven three nine", voice=voice, noise_seed=3).waveform.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_the_installed_variants_sound_as_before_through_the_private_data_folder():
+    """The folder of links changes no byte of an installed variant's audio (the embedded
+    corpora's caches stay valid): the digest of these calls, in a fresh process, before the
+    folder existed."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", INSTALLED_VARIANTS], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == (
+        "b989f71bf5451c524af3469204db7a02c8744bf076afb8eab9a3f14eb8765620")

@@ -246,3 +246,23 @@ def test_the_quiz_is_half_right_where_it_can_be_and_always_full():
     assert outcomes(study.quiz_choice(items("rw"), 6)) == "rw"  # fewer questions than asked
     questions, references = study.study_halves(items("rrrwww"), seed=3)
     assert len(questions) == len(references) == 3
+
+
+def test_each_task_opens_the_embedded_corpus_of_its_voices(tmp_path, monkeypatch):
+    """``voices={"sex": "human-klatt"}``: the sex task gets a corpus of its own, of the
+    Klatt-voiced human-sounding variants; the digit task keeps the default one."""
+    monkeypatch.setenv("SPEECHXAI_DATA_DIR", str(tmp_path))
+    shared = study.open_corpora("embedded", n_speakers=6, per_digit=1)
+    assert shared["digit"] is shared["sex"]
+    corpora = study.open_corpora("embedded", n_speakers=6, per_digit=1,
+                                 voices={"sex": "human-klatt"})
+    assert corpora["digit"].folder == shared["digit"].folder
+    assert corpora["sex"].folder != shared["sex"].folder
+    heard = {corpora["sex"].speaker_metadata[s]["voice"].partition("+")[2]
+             for s in corpora["sex"].speakers}
+    assert heard == {"f1-k1", "m1-k1", "f2-k2", "m2-k2", "f3-k3", "m3-k3"}
+    assert not np.array_equal(corpora["sex"][0].waveform.numpy(), shared["sex"][0].waveform.numpy())
+    extras = study.extra_corpora("real", ["sex"], 6, 1, voices={"sex": "human-klatt"})
+    assert extras["sex"].folder == corpora["sex"].folder
+    with pytest.raises(ValueError, match="unknown tasks \\['speaker'\\]"):
+        study.open_corpora("embedded", n_speakers=6, per_digit=1, voices={"speaker": "human"})

@@ -1,7 +1,8 @@
 """The embedded corpus: spoken digits synthesized offline with eSpeak NG.
 
-Speakers are eSpeak NG voice variants (female f1-f5, male m1-m8) x English accents x a
-pitch and rate offset; half are female. Female and male pitch ranges overlap a little, as
+Speakers are eSpeak NG voice variants (female f1-f5, male m1-m8; or the human-sounding
+ones, optionally with Klatt voicing: :data:`VOICE_SETS`) x English accents x a pitch and
+rate offset; half are female. Female and male pitch ranges overlap a little, as
 in real speech (measured median F0: female 137-225 Hz, male 95-142 Hz), so that the sex
 task is not trivial. Each utterance jitters rate, pitch, level, leading and trailing
 silence, and adds white noise at 30-50 dB SNR; all draws come from a seeded generator.
@@ -29,6 +30,7 @@ import torch
 
 from speechxai.datasets.corpus import DIGIT_WORDS, DigitCorpus, Entry, data_root
 from speechxai.datasets.download import file_digest
+from speechxai.espeak import KLATT_VOICINGS, klatt_variant
 from speechxai.locking import exclusive_lock
 from speechxai.progress import tqdm
 
@@ -52,19 +54,28 @@ class SyntheticSpeaker:
     rate: int
 
 
+HUMAN_VARIANTS = (
+    ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "anika", "aunty", "belinda",
+     "grandma", "linda", "steph", "steph2", "steph3"),
+    ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "Andy", "AnxiousAndy", "Denis", "Diogo",
+     "Henrique", "Hugo", "Lee", "Marco", "michel", "miguel", "sandro", "travis", "victor",
+     "antonio", "croak", "Storm"),
+)
+"""Every human-sounding eSpeak NG variant that declares its sex (16 female, 24 male), each
+with formant scalings, pitch range, breathiness or roughness of its own."""
 VOICE_SETS = {
     "f1-m8": (tuple(f"f{n}" for n in range(1, 6)), tuple(f"m{n}" for n in range(1, 9))),
-    "human": (
-        ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "anika", "aunty",
-         "belinda", "grandma", "linda", "steph", "steph2", "steph3"),
-        ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "Andy", "AnxiousAndy", "Denis",
-         "Diogo", "Henrique", "Hugo", "Lee", "Marco", "michel", "miguel", "sandro", "travis",
-         "victor", "antonio", "croak", "Storm"),
+    "human": HUMAN_VARIANTS,
+    "human-klatt": tuple(
+        tuple(klatt_variant(variant, KLATT_VOICINGS[i % len(KLATT_VOICINGS)])
+              for i, variant in enumerate(variants))
+        for variants in HUMAN_VARIANTS
     ),
 }
 """The eSpeak NG variants (female, male) the embedded voices cycle through: ``"f1-m8"`` the
-numbered ones, ``"human"`` every human-sounding variant that declares its sex (16 female, 24
-male), each with formant scalings, pitch range, breathiness or roughness of its own."""
+numbered ones, ``"human"`` :data:`HUMAN_VARIANTS`, ``"human-klatt"`` those voiced by Klatt's
+glottal sources 1-4 in turn (what made the sex model transfer to LibriSpeech:
+benchmarks/README, "Klatt voicing")."""
 DEFAULT_VOICES = "f1-m8"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from speechxai.attribution.sanity import cascading_randomization, finite_mean
 from speechxai.datasets import DigitCorpus, folds, open_corpus, real_corpus
 from speechxai.datasets.corpus import DIGIT_WORDS, SEXES
 from speechxai.datasets.real import transfer_unavailable
+from speechxai.datasets.synthetic import DEFAULT_VOICES
 from speechxai.evaluation import (
     DEFAULT_FRACTIONS,
     FORMATS,
@@ -40,7 +41,7 @@ from speechxai.evaluation import (
     scale_by_sex,
     study_scores,
 )
-from speechxai.experiments.transfer import transfer_verdict, voices
+from speechxai.experiments.transfer import trained_voices, transfer_verdict
 from speechxai.features import (
     audiomnist_spectrogram,
     audiomnist_spectrogram_axes,
@@ -134,15 +135,17 @@ class ExtraTraining:
 
 
 def extra_corpora(dataset: str, tasks: Sequence[str], n_speakers: int, per_digit: int,
-                  seed: int = 0) -> dict[str, DigitCorpus]:
-    """For each of ``tasks``, the embedded corpus (``n_speakers`` x ``per_digit``: the
-    embedded run's) whose recordings join the training folds of a run on ``dataset`` (none
-    for the embedded run itself). Measured on FSDD, 4 training speakers: AlexNet on the
-    held-out speaker george 0.53 without, 0.68 with 48 embedded voices (benchmarks/README)."""
+                  seed: int = 0, voices: Mapping[str, str] | None = None,
+                  ) -> dict[str, DigitCorpus]:
+    """For each of ``tasks``, the embedded corpus (``n_speakers`` x ``per_digit`` of the
+    task's ``voices``: the embedded run's) whose recordings join the training folds of a run
+    on ``dataset`` (none for the embedded run itself). Measured on FSDD, 4 training speakers:
+    AlexNet on the held-out speaker george 0.53 without, 0.68 with 48 embedded voices
+    (benchmarks/README)."""
     if dataset == "embedded" or not tasks:
         return {}
-    corpus = open_corpus("embedded", n_speakers=n_speakers, per_digit=per_digit, seed=seed)
-    return dict.fromkeys(tasks, corpus)
+    embedded = open_corpora("embedded", n_speakers, per_digit, seed, voices=voices)
+    return {task: embedded[task] for task in tasks}
 
 
 def extra_training(corpora: dict[str, DigitCorpus], progress: bool = True
@@ -263,7 +266,8 @@ def describe_transfer(table: pd.DataFrame, dataset: str = "embedded") -> str:
     for task, rows in table.groupby(level="task"):
         best = rows["real speech"].idxmax()
         verdict = transfer_verdict(rows.loc[best, "held-out speakers"],
-                                   rows.loc[best, "real speech"], trained_on=voices(dataset))
+                                   rows.loc[best, "real speech"],
+                                   trained_on=trained_voices(dataset))
         lines.append(
             f"- **{task}**: the better model, {best[0]}, scores "
             f"{rows.loc[best, 'real speech']:.2f} on {rows.loc[best, 'corpus']} against "
@@ -291,21 +295,30 @@ def transfer(trained: TrainedModel, seed: int = 0, limit: int | None = None
 
 
 def open_corpora(dataset: str, n_speakers: int = 24, per_digit: int = 10, seed: int = 0,
-                 root: str | None = None) -> dict[str, DigitCorpus]:
+                 root: str | None = None, voices: Mapping[str, str] | None = None,
+                 ) -> dict[str, DigitCorpus]:
     """The corpus of each task the chapter's ``dataset`` serves: ``"real"`` gives FSDD
-    for digits and LibriSpeech speakers for sex, the others one corpus for both. A task the
-    corpus cannot serve (sex on all-male FSDD) is left out with one printed line."""
-    corpora, shared = {}, None  # only "real" serves the tasks from two corpora
+    for digits and LibriSpeech speakers for sex, ``"embedded"`` the corpus of each task's
+    ``voices`` (:data:`~speechxai.datasets.synthetic.VOICE_SETS`, default ``"f1-m8"``), the
+    others one corpus for both. A task the corpus cannot serve (sex on all-male FSDD) is
+    left out with one printed line."""
+    voices = dict(voices or {})
+    unknown = set(voices) - set(TASKS)
+    if unknown:
+        raise ValueError(f"voices names unknown tasks {sorted(unknown)}; tasks: {TASKS}")
+    corpora, opened = {}, {}
     for task in TASKS:
-        corpus = shared or open_corpus(dataset, n_speakers=n_speakers, per_digit=per_digit,
-                                       seed=seed, root=root, task=task)
-        shared = None if dataset == "real" else corpus
+        task_voices = voices.get(task, DEFAULT_VOICES)
+        key = task if dataset == "real" else task_voices  # tasks share what they can
+        if key not in opened:
+            opened[key] = open_corpus(dataset, n_speakers=n_speakers, per_digit=per_digit,
+                                      seed=seed, root=root, task=task, voices=task_voices)
         try:
-            folds(corpus, task)
+            folds(opened[key], task)
         except ValueError as error:
             print(f"{error}: the chapter leaves the {task} task out.")
             continue
-        corpora[task] = corpus
+        corpora[task] = opened[key]
     return corpora
 
 

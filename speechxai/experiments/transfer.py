@@ -4,7 +4,7 @@ the embedded corpus hears people it never heard (issue 15)."""
 from __future__ import annotations
 
 
-def voices(dataset: str) -> str:
+def trained_voices(dataset: str) -> str:
     """What a model of ``dataset`` was trained to hear, for :func:`transfer_verdict`."""
     return "eSpeak voices" if dataset == "embedded" else f"the voices of {dataset}"
 
