@@ -81,7 +81,8 @@ def test_study_items_split_into_references_and_questions(runs, sample):
     everyone = load_signals(sample, sample.speakers, progress=False)
     items = study.study_items(run.trained, everyone, 6, progress=False)
     assert len(items) == 6 and items[0].relevance.shape == (8000,)
-    correct, incorrect, references = study.split_study(items, 3)
+    questions, references = study.study_halves(items)
+    correct, incorrect = study.by_outcome(questions, 3)
     assert len(references) == 3 and len(correct) + len(incorrect) == 3
     assert all(i.correct for i in correct) and not any(i.correct for i in incorrect)
     scores = study.simulated_study({"correct": correct, "incorrect": incorrect}, references)

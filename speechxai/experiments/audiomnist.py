@@ -621,14 +621,13 @@ def study_halves(items: Sequence[StudyItem], seed: int = 0
     return [items[i] for i in order[1::2]], [items[i] for i in order[::2]]
 
 
-def split_study(items: Sequence[StudyItem], n_per_outcome: int, seed: int = 0):
-    """The halves of :func:`study_halves`, the questions cut to ``n_per_outcome`` correctly
-    and as many incorrectly predicted ones (fewer where the model makes fewer errors).
-    Returns (correct, incorrect, references)."""
-    questions, references = study_halves(items, seed)
+def by_outcome(questions: Sequence[StudyItem], n_per_outcome: int
+               ) -> tuple[list[StudyItem], list[StudyItem]]:
+    """The first ``n_per_outcome`` correctly and as many incorrectly predicted ``questions``
+    (fewer where the model makes fewer errors): (correct, incorrect)."""
     correct = [item for item in questions if item.correct][:n_per_outcome]
     incorrect = [item for item in questions if not item.correct][:n_per_outcome]
-    return correct, incorrect, references
+    return correct, incorrect
 
 
 def quiz_choice(questions: Sequence[StudyItem], n: int) -> list[StudyItem]:
