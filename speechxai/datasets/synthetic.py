@@ -54,6 +54,8 @@ class SyntheticSpeaker:
     rate: int
 
 
+NUMBERED_VARIANTS = (tuple(f"f{n}" for n in range(1, 6)), tuple(f"m{n}" for n in range(1, 9)))
+"""eSpeak NG's numbered variants: female f1-f5, male m1-m8."""
 HUMAN_VARIANTS = (
     ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "anika", "aunty", "belinda",
      "grandma", "linda", "steph", "steph2", "steph3"),
@@ -63,19 +65,28 @@ HUMAN_VARIANTS = (
 )
 """Every human-sounding eSpeak NG variant that declares its sex (16 female, 24 male), each
 with formant scalings, pitch range, breathiness or roughness of its own."""
-VOICE_SETS = {
-    "f1-m8": (tuple(f"f{n}" for n in range(1, 6)), tuple(f"m{n}" for n in range(1, 9))),
-    "human": HUMAN_VARIANTS,
-    "human-klatt": tuple(
+
+
+def klatt_voiced(variant_sets: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """Each variant voiced by Klatt's glottal sources 1-4 in turn, by its position in its
+    set (:func:`speechxai.espeak.klatt_variant`)."""
+    return tuple(
         tuple(klatt_variant(variant, KLATT_VOICINGS[i % len(KLATT_VOICINGS)])
               for i, variant in enumerate(variants))
-        for variants in HUMAN_VARIANTS
-    ),
+        for variants in variant_sets
+    )
+
+
+VOICE_SETS = {
+    "f1-m8": NUMBERED_VARIANTS,
+    "f1-m8-klatt": klatt_voiced(NUMBERED_VARIANTS),
+    "human": HUMAN_VARIANTS,
+    "human-klatt": klatt_voiced(HUMAN_VARIANTS),
 }
-"""The eSpeak NG variants (female, male) the embedded voices cycle through: ``"f1-m8"`` the
-numbered ones, ``"human"`` :data:`HUMAN_VARIANTS`, ``"human-klatt"`` those voiced by Klatt's
-glottal sources 1-4 in turn (what made the sex model transfer to LibriSpeech:
-benchmarks/README, "Klatt voicing")."""
+"""The eSpeak NG variants (female, male) the embedded voices cycle through: ``"f1-m8"``
+:data:`NUMBERED_VARIANTS`, ``"human"`` :data:`HUMAN_VARIANTS`, and each with Klatt voicing
+(``"human-klatt"`` made the sex model transfer to LibriSpeech, ``"f1-m8-klatt"`` did not help
+the digit model on FSDD: benchmarks/README, "Klatt voicing adopted for the sex task")."""
 DEFAULT_VOICES = "f1-m8"
 
 
