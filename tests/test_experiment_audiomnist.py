@@ -259,6 +259,8 @@ def test_each_task_opens_the_embedded_corpus_of_its_voices(tmp_path, monkeypatch
                                  voices={"sex": "human-klatt"})
     assert corpora["digit"].folder == shared["digit"].folder
     assert corpora["sex"].folder != shared["sex"].folder
+    assert corpora["sex"].description == "SpokenDigits (human-klatt voices)"
+    assert corpora["digit"].description == "SpokenDigits (f1-m8 voices)"
     heard = {corpora["sex"].speaker_metadata[s]["voice"].partition("+")[2]
              for s in corpora["sex"].speakers}
     assert heard == {"f1-k1", "m1-k1", "f2-k2", "m2-k2", "f3-k3", "m3-k3"}

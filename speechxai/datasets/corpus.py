@@ -93,6 +93,11 @@ class DigitCorpus(Dataset):
         raise NotImplementedError
 
     @property
+    def description(self) -> str:
+        """The corpus's name for a reader (a synthesised corpus adds its voices)."""
+        return self.name
+
+    @property
     def speakers(self) -> list[str]:
         """Speakers that have at least one item, sorted."""
         return sorted({entry.speaker for entry in self.entries})

@@ -289,6 +289,7 @@ class SpokenDigits(DigitCorpus):
         }
         if voices != DEFAULT_VOICES:  # the default's corpora keep their cache folders
             self.config["voices"] = voices
+        self.voices = voices
         key = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
         base = Path(root) if root is not None else data_root()
         self.folder = base / "embedded" / f"spoken-digits-{key[:16]}"
@@ -308,6 +309,10 @@ class SpokenDigits(DigitCorpus):
         self.speech_spans = [(row[5], row[6]) for row in rows]
         metadata = {s["speaker"]: s for s in index["speakers"]}
         super().__init__([Entry(row[0], row[1], row[2]) for row in rows], metadata)
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({self.voices} voices)"
 
     def _load(self, index: int) -> tuple[torch.Tensor, int]:
         start, end = self.spans[index]
