@@ -13,9 +13,9 @@ fresh process in a fixed order and caches it.
 
 eSpeak NG's variants choose their glottal source with a ``klatt N`` line (Klatt 1980's
 cascade-parallel synthesiser, N = 1-4); none of the human-sounding ones does. The engine
-reads its data through a private folder of links to the installed data whose ``voices/!v``
-also holds, for every variant ``V``, the variants ``V-k1`` ... ``V-k4``: ``V`` with Klatt
-voicing (:func:`klatt_variant`).
+reads its data through a private folder of links to the installed data; its ``voices/!v``
+gets the variant ``V-kN`` (``V`` plus ``klatt N``: :func:`klatt_variant`) when a voice first
+asks for it - eSpeak NG lists at most 349 voices, too few for every copy in advance.
 """
 
 from __future__ import annotations
@@ -53,22 +53,22 @@ def klatt_variant(variant: str, voicing: int) -> str:
     return f"{variant}-k{voicing}"
 
 
+def _linked(source: Path, target: Path, own: str | None = None) -> Path:
+    """``target``, a new folder of links to every entry of ``source`` but ``own``."""
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.name != own:
+            (target / entry.name).symlink_to(entry)
+    return target
+
+
 def _private_data(installed: Path, folder: Path) -> Path:
     """``folder/espeak-ng-data``: links to everything of the ``installed`` data folder, with
     a ``voices/!v`` of its own (links to the installed variants) where Klatt-voiced copies
     can be written."""
-    data = folder / "espeak-ng-data"
-    data.mkdir()
-    for entry in installed.iterdir():
-        if entry.name != "voices":
-            (data / entry.name).symlink_to(entry)
-    (data / "voices").mkdir()
-    for entry in (installed / "voices").iterdir():
-        if entry.name != "!v":
-            (data / "voices" / entry.name).symlink_to(entry)
-    (data / "voices" / "!v").mkdir()
-    for entry in (installed / "voices" / "!v").iterdir():
-        (data / "voices" / "!v" / entry.name).symlink_to(entry)
+    data = _linked(installed, folder / "espeak-ng-data", own="voices")
+    voices = _linked(installed / "voices", data / "voices", own="!v")
+    _linked(installed / "voices" / "!v", voices / "!v")
     return data
 
 
