@@ -27,6 +27,7 @@ from torch import nn
 
 from speechxai.datasets.real import Utterance
 from speechxai.features import resample
+from speechxai.locking import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,34 @@ ROOM_SEED = 20_241_205
 @functools.lru_cache(maxsize=4)
 def room_bank(sample_rate: int, rt60: tuple[float, float], size: int
               ) -> tuple[tuple[float, torch.Tensor], ...]:
+    """:func:`simulate_rooms`' bank, simulated once per data folder: the first process to
+    ask writes it to ``data_root()/rooms`` (keyed by the arguments, :data:`ROOM_SEED`,
+    pyroomacoustics' version and the simulating code; written atomically under a lock, with
+    a checksum), every later one reads it back bit for bit (the simulation takes about 9 s
+    of one core for 32 rooms at 8 kHz, in each chapter that augments). A damaged file is
+    reported and simulated again."""
+    import pyroomacoustics as pra
+
+    from speechxai.datasets.corpus import data_root
+    from speechxai.model_cache import CorruptModel, cache_file, code_version, load, save
+
+    path = cache_file(data_root() / "rooms", "rooms", sample_rate, tuple(rt60), size,
+                      ROOM_SEED, pra.__version__, code_version(simulate_rooms,
+                                                               reverberation_time))
+    with exclusive_lock(path):
+        if path.exists():
+            try:
+                saved = load(path)
+                return tuple(zip(saved["rt60"], saved["responses"], strict=True))
+            except CorruptModel as error:
+                print(f"room bank: {error}; simulating the rooms again")
+        rooms = simulate_rooms(sample_rate, rt60, size)
+        save({"rt60": [rt for rt, _ in rooms], "responses": [r for _, r in rooms]}, path)
+        return rooms
+
+
+def simulate_rooms(sample_rate: int, rt60: tuple[float, float], size: int
+                   ) -> tuple[tuple[float, torch.Tensor], ...]:
     """``size`` room impulse responses of shoebox rooms simulated with pyroomacoustics'
     image-source method (Allen & Berkley 1979), with reverberation times spread over
     ``rt60`` and random room sizes, source and microphone positions, from a fixed seed.

@@ -44,15 +44,37 @@ def test_room_bank_spans_its_reverberation_times():
     assert all(0.15 < rt60 < 1.0 for rt60 in measured)
 
 
-def test_room_bank_is_the_same_whatever_ran_before():
+def test_room_simulation_is_the_same_whatever_ran_before():
     import pyroomacoustics as pra
 
-    augment.room_bank.cache_clear()
-    first = augment.room_bank(RATE, (0.3, 0.6), size=2)
+    first = augment.simulate_rooms(RATE, (0.3, 0.6), size=2)
     pra.random.seed(numpy=1, libroom=2)  # another user of pyroomacoustics in the process
+    again = augment.simulate_rooms(RATE, (0.3, 0.6), size=2)
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(first, again, strict=True))
+
+
+def test_room_bank_is_simulated_once_per_data_folder(tmp_path, monkeypatch, capsys):
+    """The second process (here: an emptied in-memory cache) reads the rooms back bit for
+    bit instead of simulating them; a damaged file is reported and simulated again."""
+    monkeypatch.setenv("SPEECHXAI_DATA_DIR", str(tmp_path))
+    augment.room_bank.cache_clear()
+    simulated = augment.room_bank(RATE, (0.3, 0.6), size=2)
+    [saved] = (tmp_path / "rooms").glob("rooms-*.pt")
+    augment.room_bank.cache_clear()
+    import pyroomacoustics as pra
+
+    monkeypatch.setattr(pra, "ShoeBox", lambda *args, **kwargs: pytest.fail("simulated"))
+    read = augment.room_bank(RATE, (0.3, 0.6), size=2)
+    assert [rt for rt, _ in read] == [rt for rt, _ in simulated]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(read, simulated, strict=True))
+    monkeypatch.undo()
+    monkeypatch.setenv("SPEECHXAI_DATA_DIR", str(tmp_path))
+    saved.write_bytes(saved.read_bytes()[:-10])
     augment.room_bank.cache_clear()
     again = augment.room_bank(RATE, (0.3, 0.6), size=2)
-    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(first, again, strict=True))
+    assert "checksum mismatch" in capsys.readouterr().out
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(again, simulated, strict=True))
+    augment.room_bank.cache_clear()
 
 
 def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
