@@ -13,7 +13,10 @@ thread count, on batches of 64 (the quick profile's) in training mode. The varia
 - all of them with torch's buffers on transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``,
   which importing speechxai sets, so the book trains with it), against the reference without
   them. torch reads the setting once per process, so each setting runs in a fresh interpreter
-  (one after the other, not interleaved): without huge pages only the reference.
+  (one after the other, not interleaved): without huge pages only the reference;
+- the memory setting of the book's chapter kernels, a kept heap (``speechxai.allocation``:
+  glibc keeps freed buffers for the next step, huge pages off), for the variant training
+  uses: a second figure per model, its step time with huge pages over with a kept heap.
 
 Each variant trains its own copy of the same initial model on the same batches (the model
 inputs of seeded noise signals; the cost does not depend on the values), each step seeded
@@ -23,7 +26,8 @@ steps drift apart by chance alone; all losses are in the JSON). Medians of ``--r
 interleaved steps after a warm-up step; preparing a batch's inputs (not in the step times)
 is timed apart. The figure holds when the variant that training uses on this CPU
 (:func:`used_variant`) is within 1.1x of the fastest (timings on a shared machine vary by
-several per cent).
+several per cent); the memory figure when the kept heap is no more than 1.1x slower than
+huge pages.
 
 Run: ``.venv/bin/python benchmarks/training_throughput.py [--repeats 5] [--threads 2]``
 """
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 import time
@@ -44,7 +47,7 @@ import torch
 from common import finish, medians, parser, timings, torch_threads
 from torch import nn
 
-from speechxai import HUGE_PAGES_ENV
+from speechxai.allocation import memory_environment
 from speechxai.inputs import DigitSignals, model_inputs
 from speechxai.training import (
     TRAINING_MEMORY_FORMAT,
@@ -124,11 +127,11 @@ def trainer(model: nn.Module, variant: Variant, data: list) -> tuple[Callable[[]
 
 
 def measure(architecture: str, repeats: int, threads: int | None,
-            reference_only: bool = False) -> dict:
+            only: list[str] | None = None) -> dict:
     """Seconds per step, first-step seconds and losses of every variant of one model (only
-    of the eager fp32 reference if ``reference_only``)."""
-    chosen = variants(architecture, torch.get_num_threads(), threads)[:1 if reference_only
-                                                                      else None]
+    of the variants named in ``only`` if given)."""
+    chosen = [variant for variant in variants(architecture, torch.get_num_threads(), threads)
+              if only is None or variant.name in only]
     start = time.perf_counter()
     data = batches(architecture, repeats + 2)
     inputs_s = (time.perf_counter() - start) / len(data)
@@ -151,15 +154,15 @@ def measure(architecture: str, repeats: int, threads: int | None,
     }
 
 
-def measure_in_child(architecture: str, repeats: int, threads: int | None,
-                     huge_pages: bool) -> dict:
-    """:func:`measure` in a fresh interpreter whose torch allocates with or without huge
-    pages; without them only the reference runs."""
+def measure_in_child(architecture: str, repeats: int, threads: int | None, memory: str,
+                     only: list[str] | None = None) -> dict:
+    """:func:`measure` in a fresh interpreter started with the ``memory`` setting
+    (:data:`speechxai.allocation.MEMORY_SETTINGS`), of the variants in ``only`` if given."""
     command = [sys.executable, __file__, "--child", architecture, "--repeats", str(repeats)]
     command += ["--threads", str(threads)] if threads else []
-    command += [] if huge_pages else ["--reference-only"]
-    child = subprocess.run(command, env={**os.environ, HUGE_PAGES_ENV: str(int(huge_pages))},
-                           capture_output=True, text=True)
+    command += [part for name in only or [] for part in ("--only", name)]
+    child = subprocess.run(command, env=memory_environment(memory), capture_output=True,
+                           text=True)
     if child.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{child.stderr[-2000:]}")
     return json.loads(child.stdout.splitlines()[-1])
@@ -190,13 +193,14 @@ def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
     eager fp32 loop's; it holds when no other variant is more than 10% faster."""
     rows = []
     for architecture in ARCHITECTURES:
-        result = with_huge_pages(measure_in_child(architecture, repeats, threads, False),
-                                 measure_in_child(architecture, repeats, threads, True))
+        used = used_variant(architecture)
+        result = with_huge_pages(
+            measure_in_child(architecture, repeats, threads, "no huge pages", ["eager fp32"]),
+            measure_in_child(architecture, repeats, threads, "huge pages"))
         step_s = result["step_s"]
         reference = REFERENCE
         ratios = {name: step_s[reference] / seconds for name, seconds in step_s.items()}
         best = max(ratios, key=ratios.get)
-        used = used_variant(architecture)
         others = ", ".join(
             f"{name} {ratio:.2f}x (loss difference {result['loss_difference'][name]:.0e})"
             for name, ratio in ratios.items() if name != reference)
@@ -212,6 +216,19 @@ def run(repeats: int = 5, threads: int | None = 2) -> list[dict]:
             "samples_per_s": {name: BATCH / seconds for name, seconds in step_s.items()},
             **result,
         })
+        kept = measure_in_child(architecture, repeats, threads, "kept heap", [used])
+        speedup = step_s[used] / kept["step_s"][used]
+        same = kept["losses"][used] == result["losses"][used]
+        rows.append({
+            "figure": f"5 memory of the chapter kernels, {architecture}", "value": speedup,
+            "unit": f"x ({used}: huge pages / kept heap step time)",
+            "target": f"kept heap >= 1/{GAIN:g} x huge pages",
+            "holds": speedup >= 1 / GAIN,
+            "note": f"{used}: {step_s[used]:.3f} s per step with huge pages, "
+                    f"{kept['step_s'][used]:.3f} s with a kept heap; losses "
+                    f"{'equal bit for bit' if same else 'DIFFER'}",
+            "kept_heap": kept,
+        })
     return rows
 
 
@@ -219,10 +236,11 @@ def main() -> int:
     arguments = parser(__doc__, repeats=5, threads=2)
     arguments.add_argument("--child", choices=ARCHITECTURES, help="measure one model and "
                            "print its result as JSON (what run() starts per setting)")
-    arguments.add_argument("--reference-only", action="store_true")
+    arguments.add_argument("--only", action="append", help="measure only this variant "
+                           "(repeatable)")
     args = arguments.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats, args.threads, args.reference_only)))
+        print(json.dumps(measure(args.child, args.repeats, args.threads, args.only)))
         return 0
     return finish("training_throughput", run(args.repeats, args.threads))
 

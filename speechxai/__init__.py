@@ -1,20 +1,15 @@
 """speechxai: helpers for an executable book on explainable AI for speech models."""
 
-import os
-
+from speechxai.allocation import HUGE_PAGES_ENV, default_huge_pages
 from speechxai.errors import AttributionError, AudioError
 
-# Transparent huge pages for torch's large CPU buffers. Without them, every training step of
-# AudioNet maps and zero-fills its 200-MB activations page by page again (about 550,000 page
-# faults per step at batch 64); with them the step is 1.6x faster on 2 cores
-# (``benchmarks/training_throughput.py``, figure 5; PyTorch PR 107697 added the switch).
-# c10 reads the variable once, at torch's first allocation: it takes effect where speechxai
-# is imported before torch, and in every process started from there (the book's kernels).
-# Set it to 0 to opt out.
-HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"
-os.environ.setdefault(HUGE_PAGES_ENV, "1")
+# Memory for torch's large CPU buffers (speechxai.allocation): huge pages for this process
+# unless THP_MEM_ALLOC_ENABLE is set or it started with a kept heap (the book's chapter
+# kernels). c10 reads the variable once, at torch's first allocation: it takes effect where
+# speechxai is imported before torch. Set it to 0 to opt out.
+default_huge_pages()
 
-__all__ = ["AttributionError", "AudioError", "Explanation", "explain"]
+__all__ = ["HUGE_PAGES_ENV", "AttributionError", "AudioError", "Explanation", "explain"]
 
 
 def __getattr__(name: str):

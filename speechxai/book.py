@@ -372,6 +372,7 @@ def run_chapter(
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    from speechxai.allocation import kernel_environment
     from speechxai.device import DEVICE_ENV
 
     device = (overrides or {}).get(DEVICE_PARAMETER)
@@ -388,7 +389,7 @@ def run_chapter(
     trained_log = records_file.with_suffix(".trained")
     trained_log.unlink(missing_ok=True)
     environment = {RECORDS_FILE_ENV: str(records_file.resolve()),
-                   TRAINED_LOG_ENV: str(trained_log.resolve()),
+                   TRAINED_LOG_ENV: str(trained_log.resolve()), **kernel_environment(),
                    **({DEVICE_ENV: str(device)} if device is not None else {})}
     previous = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)  # the kernel inherits them

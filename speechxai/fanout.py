@@ -33,7 +33,8 @@ EXECUTORS = ("local", "ray")
 EXECUTOR_ENV = "SPEECHXAI_RAY_ADDRESS"
 """Set for the chapters' kernels by ``book run --executor ray``: the address of the run's Ray
 cluster, on which they shard dataset-wide work (:func:`sharded`)."""
-FORWARDED_ENV_PREFIXES = ("SPEECHXAI_", "OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE")
+FORWARDED_ENV_PREFIXES = ("SPEECHXAI_", "OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE",
+                          "GLIBC_TUNABLES")
 """The environment a task inherits from the run that started it (a Ray worker on another
 machine does not have the driver's environment)."""
 
