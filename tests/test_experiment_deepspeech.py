@@ -168,9 +168,43 @@ def test_adversarial_shares_and_their_prose(model):
     background = np.zeros((19, 26))
     shares = adversarial_shares(model, attacks, 3, background)
     assert list(shares.index) == ["saliency", "lrp", "shap"]
-    assert ((shares >= 0) & (shares <= 1)).all().all()
-    row = pd.DataFrame({("first_frames", "benign"): [0.1], ("first_frames", "adversarial"): [0.3],
-                        ("high_mfcc", "benign"): [0.2], ("high_mfcc", "adversarial"): [0.1]},
-                       index=["shap"])
-    assert "first frames 0.10 -> 0.30" in describe_shares(row)
-    assert describe_shares(row).endswith("so it is.")
+    versions = [(where, version) for where in ("first_frames", "high_mfcc")
+                for version in ("benign", "adversarial")]
+    assert ((shares[versions] >= 0) & (shares[versions] <= 1)).all().all()
+    for where in ("first_frames", "high_mfcc"):
+        assert np.allclose(shares[where, "minus_benign"],
+                           shares[where, "adversarial"] - shares[where, "benign"])
+        assert (shares[where, "minus_benign_lo"] <= shares[where, "minus_benign_hi"]).all()
+
+    def row(lo, hi):
+        return pd.DataFrame({("first_frames", "benign"): [0.1],
+                             ("first_frames", "adversarial"): [0.3],
+                             ("high_mfcc", "benign"): [0.2], ("high_mfcc", "adversarial"): [0.1],
+                             ("first_frames", "minus_benign"): [0.2],
+                             ("first_frames", "minus_benign_lo"): [lo],
+                             ("first_frames", "minus_benign_hi"): [hi]}, index=["shap"])
+
+    assert "first frames 0.10 -> 0.30" in describe_shares(row(0.05, 0.3))
+    assert "(adversarial minus benign +0.200, 95 % interval [+0.050, +0.300])" in \
+        describe_shares(row(0.05, 0.3))
+    assert describe_shares(row(0.05, 0.3)).endswith("so it is.")
+    assert describe_shares(row(-0.1, 0.3)).endswith("not decided here (the interval holds 0).")
+    assert describe_shares(row(-0.3, -0.1)).endswith("less, not more, here.")
+    assert describe_shares(row(np.nan, np.nan)).endswith("too few utterances for an interval.")
+
+
+def test_share_difference_interval_over_utterances():
+    """Adversarial minus benign share of pooled |A|, resampled by utterance."""
+    from speechxai.experiments.deepspeech import _share_difference_interval
+
+    rng = np.random.default_rng(0)
+    total = rng.uniform(1, 2, (2, 12))
+    benign_part = 0.2 * total[0] * rng.uniform(0.8, 1.2, 12)
+    part = np.stack([benign_part, 0.5 * total[1]])  # every utterance moves to share 0.5
+    lo, hi = _share_difference_interval(part, total, 500, seed=0)
+    assert 0.25 < lo <= hi < 0.35
+    assert _share_difference_interval(part[::-1], total[::-1], 500, seed=0) == \
+        pytest.approx((-hi, -lo))
+    same = np.stack([benign_part, benign_part])
+    assert _share_difference_interval(same, np.stack([total[0], total[0]]), 500, 0) == (0, 0)
+    assert np.isnan(_share_difference_interval(part[:, :1], total[:, :1], 500, 0)).all()

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import torch
 from torch import nn
 
@@ -420,19 +421,24 @@ HIGH_MFCCS = 6  # the highest MFCCs (20-25 of 0-25)
 
 
 def adversarial_shares(model: DeepSpeech, attacks: Sequence[Attack], frames_per_item: int,
-                       background: np.ndarray, seed: int = 0) -> pd.DataFrame:
+                       background: np.ndarray, seed: int = 0, n_boot: int = 2000
+                       ) -> pd.DataFrame:
     """Where each method puts |A| on the benign and the adversarial version of each attacked
     utterance (Markert et al. 2021, Sec. 4: on adversarial examples SHAP moves relevance to
     the first frames of the audio, the gradient methods to the highest MFCCs): per method and
     version, the share of |A| summed per frame (:func:`summed_per_frame`) that falls in the
     first :data:`FIRST_FRAMES` of the utterance's frames and in the :data:`HIGH_MFCCS`
-    highest MFCCs, pooled over ``frames_per_item`` seeded frames of every utterance. Columns:
-    ``("first_frames" | "high_mfcc", "benign" | "adversarial")``."""
+    highest MFCCs, pooled over ``frames_per_item`` seeded frames of every utterance, and the
+    95 % percentile bootstrap interval of adversarial minus benign share over the utterances
+    (each drawn with both versions; ``scipy.stats.bootstrap``; NaN with fewer than two
+    utterances). Columns: ``("first_frames" | "high_mfcc", "benign" | "adversarial" |
+    "minus_benign" | "minus_benign_lo" | "minus_benign_hi")``."""
     rows = {}
     for method in METHODS:
         options = {"background": background, "seed": seed} if method == "shap" else {}
-        for version in ("benign", "adversarial"):
-            first = high = total = 0.0
+        # per utterance and version: |A| in the first frames, in the highest MFCCs, in all
+        sums = np.zeros((2, 3, len(attacks)))
+        for v, version in enumerate(("benign", "adversarial")):
             for k, attack in enumerate(attacks):
                 waveform = attack.item.waveform if version == "benign" else attack.waveform
                 windows = mfcc_windows(waveform, attack.item.sample_rate)
@@ -442,27 +448,61 @@ def adversarial_shares(model: DeepSpeech, attacks: Sequence[Attack], frames_per_
                 explanation = attribute(model, windows, targets, method, **options)
                 per_frame = summed_per_frame(np.abs(explanation.values), explanation.frames,
                                              len(windows))
-                first += per_frame[:max(1, int(np.ceil(FIRST_FRAMES * len(windows))))].sum()
-                high += per_frame[:, -HIGH_MFCCS:].sum()
-                total += per_frame.sum()
-            total = total or np.nan  # no explained frame: no share
-            rows.setdefault(method, {})[("first_frames", version)] = first / total
-            rows[method][("high_mfcc", version)] = high / total
+                sums[v, :, k] = (
+                    per_frame[:max(1, int(np.ceil(FIRST_FRAMES * len(windows))))].sum(),
+                    per_frame[:, -HIGH_MFCCS:].sum(), per_frame.sum())
+        row = rows.setdefault(method, {})
+        for w, where in enumerate(("first_frames", "high_mfcc")):
+            for v, version in enumerate(("benign", "adversarial")):
+                total = sums[v, 2].sum() or np.nan  # no explained frame: no share
+                row[(where, version)] = sums[v, w].sum() / total
+            row[(where, "minus_benign")] = row[(where, "adversarial")] - row[(where, "benign")]
+            lo, hi = _share_difference_interval(sums[:, w], sums[:, 2], n_boot, seed)
+            row[(where, "minus_benign_lo")], row[(where, "minus_benign_hi")] = lo, hi
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _share_difference_interval(part: np.ndarray, total: np.ndarray, n_boot: int, seed: int
+                               ) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of ``sum(part[1]) / sum(total[1]) - sum(part[0]) /
+    sum(total[0])`` (adversarial minus benign share; arrays (2, N)) over the N utterances."""
+    if part.shape[1] < 2:
+        return np.nan, np.nan
+
+    def difference(benign, adversarial, benign_total, adversarial_total, axis=-1):
+        return (adversarial.sum(axis) / adversarial_total.sum(axis)
+                - benign.sum(axis) / benign_total.sum(axis))
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = scipy.stats.bootstrap((part[0], part[1], total[0], total[1]), difference,
+                                       paired=True, vectorized=True, n_resamples=n_boot,
+                                       method="percentile", rng=np.random.default_rng(seed))
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high)
+
+
 def describe_shares(shares: pd.DataFrame) -> str:
-    """:func:`adversarial_shares` against the paper's statement, in a sentence per method."""
+    """:func:`adversarial_shares` against the paper's statement, in a sentence per method: the
+    paper's direction holds where the whole interval of adversarial minus benign is above 0."""
     lines = []
     for method, row in shares.iterrows():
         moves = [f"{where.replace('_', ' ').replace('mfcc', 'MFCCs')} "
                  f"{row[where, 'benign']:.2f} -> {row[where, 'adversarial']:.2f}"
                  for where in ("first_frames", "high_mfcc")]
         expected = "first_frames" if method == "shap" else "high_mfcc"
-        grew = row[expected, "adversarial"] > row[expected, "benign"]
+        lo, hi = row[expected, "minus_benign_lo"], row[expected, "minus_benign_hi"]
+        if not np.isfinite(lo):
+            verdict = "too few utterances for an interval"
+        elif lo > 0:
+            verdict = "so it is"
+        elif hi < 0:
+            verdict = "less, not more, here"
+        else:
+            verdict = "not decided here (the interval holds 0)"
         lines.append(f"- **{method}**: {'; '.join(moves)}; the paper expects more in the "
-                     f"{expected.replace('_', ' ').replace('mfcc', 'MFCCs')}: "
-                     f"{'so it is' if grew else 'not here'}.")
+                     f"{expected.replace('_', ' ').replace('mfcc', 'MFCCs')} (adversarial "
+                     f"minus benign {row[expected, 'minus_benign']:+.3f}, 95 % interval "
+                     f"[{lo:+.3f}, {hi:+.3f}]): {verdict}.")
     return "\n".join(lines)
 
 
