@@ -357,7 +357,8 @@ def controls_over_seeds(config: Wav2LetterConfig, train_items: Sequence, items: 
                         seeds: Sequence[int], min_windows: int = 3, seed: int = 0,
                         progress: bool = True) -> list[SeedControls]:
     """:class:`SeedControls` of the recogniser ``config`` describes trained with each of
-    ``seeds`` instead (other initial weights and batches, the same data; cached)."""
+    ``seeds`` instead (other initial weights, batches and - with ``config.augment`` - channel
+    copies, which are drawn from the training seed; the same sequences; cached)."""
     per_seed = []
     for training_seed in seeds:
         model = train_wav2letter(replace(config, seed=training_seed), train_items,
