@@ -337,7 +337,9 @@ def audiomnist_spectrogram(waveform_8k: np.ndarray | torch.Tensor) -> torch.Tens
     frames = padded.unfold(-1, _STFT_WINDOW, _STFT_HOP)[:, first : first + AUDIOMNIST_SIZE]
     spectrum = torch.fft.rfft(frames * _stft_window(torch.float64, frames.device), dim=-1)
     spectrum = spectrum[..., :AUDIOMNIST_SIZE].to(torch.complex64)
-    power = torch.view_as_real(spectrum).square().sum(-1).transpose(-1, -2)
+    # re^2 + im^2 as two tensors: the same float32 operations as summing the pairs of
+    # view_as_real, without a reduction over a dimension of 2 (3x slower, measured)
+    power = (spectrum.real.square() + spectrum.imag.square()).transpose(-1, -2)
     db = 10.0 * torch.log10(power.clamp_min(_DB_AMIN**2))
     reference = power.amax(dim=(-2, -1), keepdim=True).clamp_min(_DB_AMIN**2)
     db = db - 10.0 * torch.log10(reference)
