@@ -30,6 +30,7 @@ TUNABLES_ENV = "GLIBC_TUNABLES"
 KEPT_HEAP = "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
 """glibc tunables: no buffer below 4 GiB gets its own mapping, and freed memory stays in the
 heap (the trim threshold, also 4 GiB)."""
+_KEPT_HEAP_NAMES = tuple(part.partition("=")[0] + "=" for part in KEPT_HEAP.split(":"))
 
 MEMORY_SETTINGS = ("no huge pages", "huge pages", "kept heap")
 
@@ -37,7 +38,7 @@ MEMORY_SETTINGS = ("no huge pages", "huge pages", "kept heap")
 def keeps_heap(environment: Mapping[str, str]) -> bool:
     """Whether a process started with ``environment`` keeps its freed memory (glibc's mmap
     threshold is among its tunables)."""
-    return "glibc.malloc.mmap_threshold=" in environment.get(TUNABLES_ENV, "")
+    return _KEPT_HEAP_NAMES[0] in environment.get(TUNABLES_ENV, "")
 
 
 def default_huge_pages() -> None:
@@ -56,9 +57,8 @@ def memory_environment(setting: str, environment: Mapping[str, str] | None = Non
                          f"{', '.join(MEMORY_SETTINGS)}")
     environment = dict(os.environ if environment is None else environment)
     environment[HUGE_PAGES_ENV] = "1" if setting == "huge pages" else "0"
-    tunables = [part for part in environment.get(TUNABLES_ENV, "").split(":") if part]
-    tunables = [part for part in tunables if not part.startswith(("glibc.malloc.mmap_threshold=",
-                                                                  "glibc.malloc.trim_threshold="))]
+    tunables = [part for part in environment.get(TUNABLES_ENV, "").split(":")
+                if part and not part.startswith(_KEPT_HEAP_NAMES)]
     if setting == "kept heap":
         tunables.append(KEPT_HEAP)
     if tunables:
