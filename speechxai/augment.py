@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torchaudio
 import torchaudio.functional as AF
+from scipy.fft import next_fast_len
 from torch import nn
 
 from speechxai.datasets.real import Utterance
@@ -92,9 +93,10 @@ class Augmentation:
             return change_speed(signal, sample_rate, rng.uniform(*self.speed))
         return signal
 
-    def room_responses(self, sample_rate: int) -> list[torch.Tensor]:
-        """The impulse responses of the simulated rooms (:func:`room_bank`)."""
-        return [response for _, response in room_bank(sample_rate, self.rt60, self.rooms)]
+    def room_responses(self, sample_rate: int) -> tuple[torch.Tensor, ...]:
+        """The impulse responses of the simulated rooms from their direct paths on
+        (:func:`direct_path_responses`)."""
+        return direct_path_responses(sample_rate, self.rt60, self.rooms)
 
     def draw_channel(self, sample_rate: int, length: int,
                      rng: np.random.Generator) -> ChannelDraw:
@@ -208,6 +210,15 @@ def room_bank(sample_rate: int, rt60: tuple[float, float], size: int
         return rooms
 
 
+@functools.lru_cache(maxsize=4)
+def direct_path_responses(sample_rate: int, rt60: tuple[float, float], size: int
+                          ) -> tuple[torch.Tensor, ...]:
+    """:func:`room_bank`'s impulse responses, each from its direct path (its largest
+    magnitude) on: convolved with one, a sound keeps its place in the frame."""
+    return tuple(response[int(torch.argmax(response.abs())):]
+                 for _, response in room_bank(sample_rate, rt60, size))
+
+
 def simulate_rooms(sample_rate: int, rt60: tuple[float, float], size: int
                    ) -> tuple[tuple[float, torch.Tensor], ...]:
     """``size`` room impulse responses of shoebox rooms simulated with pyroomacoustics'
@@ -250,14 +261,27 @@ def reverberation_time(response: torch.Tensor, sample_rate: int) -> float:
 
 
 def reverberate(frames: torch.Tensor, responses: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(N, L) ``frames``, each convolved with its room response from the direct path on,
-    cut to the frame's length (the tail past it is lost, as in a recording that stops)."""
-    # the direct path arrives at time zero
-    tails = [response[int(torch.argmax(response.abs())):] for response in responses]
+    """(N, L) ``frames``, each convolved with its room response (starting at its direct
+    path: :func:`direct_path_responses`), cut to the frame's length (the tail past it is
+    lost, as in a recording that stops)."""
+    tails = [response[:frames.shape[1]] for response in responses]
     stacked = torch.zeros(len(tails), max(tail.numel() for tail in tails))
     for row, tail in enumerate(tails):
         stacked[row, :tail.numel()] = tail
-    return AF.fftconvolve(frames, stacked)[:, : frames.shape[1]]
+    return convolve_cut(frames, stacked)
+
+
+def convolve_cut(signals: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    """(N, L) ``signals`` convolved with (N or 1, M) ``responses`` (or (1, L) with (R, M)),
+    cut to the first L samples. Taps past L cannot reach those, so the responses are cut to
+    L, and the FFT takes the fast length (scipy's ``next_fast_len``) at or above L + M - 1,
+    where no wrap-around reaches the kept samples: e.g. 16,000 instead of 25,778 = 2 x 12,889
+    (a prime, pocketfft's slow path) for a 1-s frame at 8 kHz and the longest simulated room."""
+    length = signals.shape[-1]
+    responses = responses[..., :length]
+    size = next_fast_len(length + responses.shape[-1] - 1, real=True)
+    spectrum = torch.fft.rfft(signals, n=size) * torch.fft.rfft(responses, n=size)
+    return torch.fft.irfft(spectrum, n=size)[..., :length]
 
 
 def colour(frames: torch.Tensor, sample_rate: int,

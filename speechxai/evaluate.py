@@ -224,13 +224,15 @@ def chapter_recognizer(chapter: str, parameters: dict, seed: int = 0, *, progres
     from speechxai.experiments import deepspeech, navai
 
     train_items, test_items = chapter_sequences(parameters, seed)
-    seed_of_weights = seed if training_seed is None else training_seed
     if chapter == "deepspeech":
-        config = deepspeech.CTCConfig(seed=seed_of_weights, **parameters["recognizer"])
+        config = deepspeech.CTCConfig(seed=seed if training_seed is None else training_seed,
+                                      **parameters["recognizer"])
         return deepspeech.train_recognizer(config, train_items, progress=progress,
                                            monitor_items=test_items[:deepspeech.MONITORED],
                                            cached_only=cached_only)
-    config = navai.Wav2LetterConfig(seed=seed_of_weights, **parameters["recognizer"])
+    config = navai.Wav2LetterConfig(seed=seed, **parameters["recognizer"])
+    if training_seed is not None:
+        config = config.with_training_seed(training_seed)
     return navai.train_wav2letter(config, train_items, progress=progress,
                                   cached_only=cached_only)
 

@@ -78,7 +78,7 @@ def test_room_bank_is_simulated_once_per_data_folder(tmp_path, monkeypatch, caps
 
 
 def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
-    _, response = augment.room_bank(RATE, (0.3, 0.6), size=3)[-1]
+    response = augment.direct_path_responses(RATE, (0.3, 0.6), size=3)[-1]
     click = torch.zeros(4000)
     click[100] = 1.0
     wet = augment.reverberate(click[None], [response])[0]
@@ -86,6 +86,20 @@ def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
     assert int(torch.argmax(wet.abs())) == 100
     assert wet[:100].abs().max() < 1e-6  # nothing before the direct path (FFT rounding)
     assert wet[1000:].pow(2).sum() > 0  # a tail after 112 ms
+
+
+@pytest.mark.parametrize("taps", [5, 999, 1000, 2_597])
+def test_convolve_cut_is_the_linear_convolution_cut_to_the_signal(taps):
+    """Responses shorter and longer than the signal: no wrap-around reaches the kept
+    samples, whatever FFT length is chosen; one signal broadcasts over several responses."""
+    rng = np.random.default_rng(taps)
+    signals, responses = rng.standard_normal((3, 1000)), rng.standard_normal((3, taps))
+    expected = np.stack([np.convolve(s, r)[:1000] for s, r in zip(signals, responses, strict=True)])
+    ours = augment.convolve_cut(torch.from_numpy(signals), torch.from_numpy(responses))
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=1e-9)
+    one = augment.convolve_cut(torch.from_numpy(signals[:1]), torch.from_numpy(responses))
+    np.testing.assert_allclose(one.numpy(), [np.convolve(signals[0], r)[:1000]
+                                             for r in responses], rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])

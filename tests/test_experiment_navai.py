@@ -73,6 +73,25 @@ def test_channel_copies_change_training_and_are_checked(tmp_path):
         replace(config, augment=-1)
 
 
+def test_other_training_seeds_keep_the_channel_copies(tmp_path, monkeypatch):
+    """The copies are drawn from ``channel_seed`` (None: the training seed): the recogniser
+    trained with another seed keeps them, so the seeds differ in weights and batches only;
+    another channel seed draws other copies."""
+    import speechxai.experiments.navai as navai
+
+    drawn = []
+    copies = navai.with_channel_copies
+    monkeypatch.setattr(navai, "with_channel_copies",
+                        lambda items, n, seed: drawn.append(seed) or copies(items, n, seed))
+    config = replace(CONFIG, steps=2, augment=1, seed=3)
+    other_seed = config.with_training_seed(4)
+    assert (other_seed.seed, other_seed.copies_seed, config.copies_seed) == (4, 3, 3)
+    assert replace(config, seed=4).copies_seed == 4
+    for changed in (other_seed, replace(config, channel_seed=5)):
+        train_wav2letter(changed, toy_items(), progress=False, cache_dir=tmp_path)
+    assert drawn == [3, 5]
+
+
 def test_warm_up_reaches_the_training_and_is_checked(tmp_path):
     """``warmup`` changes the trained recogniser (a warm-up scales the first steps' rate
     down: the second loss differs) and joins the cache key; a negative one is refused."""

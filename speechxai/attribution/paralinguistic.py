@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torchaudio.functional as AF
-from scipy.fft import next_fast_len
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import (
@@ -48,6 +47,7 @@ from speechxai.attribution.explanation import (
 )
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
+from speechxai.augment import convolve_cut
 from speechxai.errors import AudioError
 
 FAMILIES: dict[str, tuple[float, ...]] = {
@@ -183,10 +183,10 @@ def _reverberate(signal: torch.Tensor, responses: Sequence[torch.Tensor], fast: 
     """``signal`` convolved with each room response, cut to its length: (rooms, T). With
     ``fast``, one FFT size for all rooms, chosen fast (the responses are zero-padded)."""
     longest = max(response.numel() for response in responses)
-    if fast:
-        longest = next_fast_len(signal.numel() + longest - 1, real=True) - signal.numel() + 1
     padded = torch.stack([torch.nn.functional.pad(response, (0, longest - response.numel()))
                           for response in responses])
+    if fast:
+        return convolve_cut(signal[None], padded)
     return AF.fftconvolve(signal[None], padded)[:, :signal.numel()]
 
 

@@ -96,6 +96,7 @@ class Wav2LetterConfig:
     pad: int | None = None
     spec_augment: tuple[int, int] | None = None  # (max mel bins, max frames) masked
     augment: int = 0  # channel copies of every training sequence (augment.with_channel_copies)
+    channel_seed: int | None = None  # the channel copies' seed (None: ``seed``)
 
     def __post_init__(self):
         for name in ("channels", "kernels", "strides"):
@@ -133,6 +134,16 @@ class Wav2LetterConfig:
     def padding(self) -> int:
         """Silence frames added on each side: ``pad``, or half the receptive field."""
         return self.receptive_field // 2 if self.pad is None else self.pad
+
+    @property
+    def copies_seed(self) -> int:
+        """The seed the channel copies are drawn from."""
+        return self.seed if self.channel_seed is None else self.channel_seed
+
+    def with_training_seed(self, seed: int) -> Wav2LetterConfig:
+        """This recogniser trained with ``seed`` instead (other initial weights and batches)
+        on the same training set: the same channel copies."""
+        return replace(self, seed=seed, channel_seed=self.copies_seed)
 
     def key(self) -> str:
         return config_key(self)
@@ -226,7 +237,7 @@ def wav2letter_code() -> str:
 def _train(config: Wav2LetterConfig, items: list, monitor_items: Sequence | None,
            progress: bool, resume: Resume | None = None) -> dict:
     """:func:`train_wav2letter`'s training: the checkpoint payload."""
-    items = with_channel_copies(items, config.augment, config.seed)
+    items = with_channel_copies(items, config.augment, config.copies_seed)
     spectrograms = [utterance_log_mel(item)
                     for item in tqdm(items, desc="log-mel", disable=not progress)]
     transcripts = [item.transcript for item in items]
@@ -357,11 +368,12 @@ def controls_over_seeds(config: Wav2LetterConfig, train_items: Sequence, items: 
                         seeds: Sequence[int], min_windows: int = 3, seed: int = 0,
                         progress: bool = True) -> list[SeedControls]:
     """:class:`SeedControls` of the recogniser ``config`` describes trained with each of
-    ``seeds`` instead (other initial weights, batches and - with ``config.augment`` - channel
-    copies, which are drawn from the training seed; the same sequences; cached)."""
+    ``seeds`` instead (other initial weights and batches; the same sequences and channel
+    copies, whose log-mels are computed once: :meth:`Wav2LetterConfig.with_training_seed`;
+    cached)."""
     per_seed = []
     for training_seed in seeds:
-        model = train_wav2letter(replace(config, seed=training_seed), train_items,
+        model = train_wav2letter(config.with_training_seed(training_seed), train_items,
                                  progress=progress).model.eval()
         per_seed.append(SeedControls(training_seed,
                                      evaluate_wav2letter(model, items, config.padding).cer,
