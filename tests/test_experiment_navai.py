@@ -87,6 +87,8 @@ def test_other_training_seeds_keep_the_channel_copies(tmp_path, monkeypatch):
     other_seed = config.with_training_seed(4)
     assert (other_seed.seed, other_seed.copies_seed, config.copies_seed) == (4, 3, 3)
     assert replace(config, seed=4).copies_seed == 4
+    assert config.with_training_seed(3).key() == config.key() == replace(config,
+                                                                        channel_seed=3).key()
     for changed in (other_seed, replace(config, channel_seed=5)):
         train_wav2letter(changed, toy_items(), progress=False, cache_dir=tmp_path)
     assert drawn == [3, 5]

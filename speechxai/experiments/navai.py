@@ -99,6 +99,8 @@ class Wav2LetterConfig:
     channel_seed: int | None = None  # the channel copies' seed (None: ``seed``)
 
     def __post_init__(self):
+        if self.channel_seed == self.seed:  # one key for one recogniser
+            object.__setattr__(self, "channel_seed", None)
         for name in ("channels", "kernels", "strides"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
         if not len(self.channels) == len(self.kernels) == len(self.strides) >= 1:
