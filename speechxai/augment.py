@@ -25,6 +25,7 @@ import torchaudio
 import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 
 from speechxai.datasets.real import Utterance
 from speechxai.features import resample
@@ -262,25 +263,18 @@ def reverberation_time(response: torch.Tensor, sample_rate: int) -> float:
 
 def reverberate(frames: torch.Tensor, responses: Sequence[torch.Tensor]) -> torch.Tensor:
     """(N, L) ``frames``, each convolved with its room response (starting at its direct
-    path: :func:`direct_path_responses`), cut to the frame's length (the tail past it is
-    lost, as in a recording that stops)."""
-    tails = [response[:frames.shape[1]] for response in responses]
-    stacked = torch.zeros(len(tails), max(tail.numel() for tail in tails))
-    for row, tail in enumerate(tails):
-        stacked[row, :tail.numel()] = tail
-    return convolve_cut(frames, stacked)
+    path: :func:`direct_path_responses`), or one frame (1, L) with each of the responses, cut
+    to the frame's length (the tail past it is lost, as in a recording that stops).
 
-
-def convolve_cut(signals: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
-    """(N, L) ``signals`` convolved with (N or 1, M) ``responses`` (or (1, L) with (R, M)),
-    cut to the first L samples. Taps past L cannot reach those, so the responses are cut to
-    L, and the FFT takes the fast length (scipy's ``next_fast_len``) at or above L + M - 1,
-    where no wrap-around reaches the kept samples: e.g. 16,000 instead of 25,778 = 2 x 12,889
-    (a prime, pocketfft's slow path) for a 1-s frame at 8 kHz and the longest simulated room."""
-    length = signals.shape[-1]
-    responses = responses[..., :length]
-    size = next_fast_len(length + responses.shape[-1] - 1, real=True)
-    spectrum = torch.fft.rfft(signals, n=size) * torch.fft.rfft(responses, n=size)
+    Taps past L cannot reach the kept samples, so the responses are cut to L, and the FFT
+    takes the fast length (scipy's ``next_fast_len``) at or above L + M - 1 (M the longest
+    cut response), where no wrap-around reaches them: e.g. 16,000 instead of 25,778 = 2 x
+    12,889 (a prime, pocketfft's slow path) for a 1-s frame at 8 kHz and the longest
+    simulated room."""
+    length = frames.shape[-1]
+    stacked = pad_sequence([response[:length] for response in responses], batch_first=True)
+    size = next_fast_len(length + stacked.shape[-1] - 1, real=True)
+    spectrum = torch.fft.rfft(frames, n=size) * torch.fft.rfft(stacked, n=size)
     return torch.fft.irfft(spectrum, n=size)[..., :length]
 
 

@@ -89,15 +89,15 @@ def test_reverberation_keeps_the_direct_path_in_place_and_adds_a_tail():
 
 
 @pytest.mark.parametrize("taps", [5, 999, 1000, 2_597])
-def test_convolve_cut_is_the_linear_convolution_cut_to_the_signal(taps):
+def test_reverberation_is_the_linear_convolution_cut_to_the_signal(taps):
     """Responses shorter and longer than the signal: no wrap-around reaches the kept
     samples, whatever FFT length is chosen; one signal broadcasts over several responses."""
     rng = np.random.default_rng(taps)
     signals, responses = rng.standard_normal((3, 1000)), rng.standard_normal((3, taps))
     expected = np.stack([np.convolve(s, r)[:1000] for s, r in zip(signals, responses, strict=True)])
-    ours = augment.convolve_cut(torch.from_numpy(signals), torch.from_numpy(responses))
+    ours = augment.reverberate(torch.from_numpy(signals), list(torch.from_numpy(responses)))
     np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=1e-9)
-    one = augment.convolve_cut(torch.from_numpy(signals[:1]), torch.from_numpy(responses))
+    one = augment.reverberate(torch.from_numpy(signals[:1]), list(torch.from_numpy(responses)))
     np.testing.assert_allclose(one.numpy(), [np.convolve(signals[0], r)[:1000]
                                              for r in responses], rtol=0, atol=1e-9)
 

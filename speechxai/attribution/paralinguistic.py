@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torchaudio.functional as AF
+from torch.nn.utils.rnn import pad_sequence
 
 from speechxai.attribution.blackbox import PredictProba, slot_probabilities
 from speechxai.attribution.explanation import (
@@ -47,7 +48,7 @@ from speechxai.attribution.explanation import (
 )
 from speechxai.attribution.mutation import mutated
 from speechxai.audio import validate
-from speechxai.augment import convolve_cut
+from speechxai.augment import reverberate
 from speechxai.errors import AudioError
 
 FAMILIES: dict[str, tuple[float, ...]] = {
@@ -181,12 +182,11 @@ def _shared_vocoder(spectrogram: torch.Tensor, rates: Sequence[float], hop: int
 def _reverberate(signal: torch.Tensor, responses: Sequence[torch.Tensor], fast: bool
                  ) -> torch.Tensor:
     """``signal`` convolved with each room response, cut to its length: (rooms, T). With
-    ``fast``, one FFT size for all rooms, chosen fast (the responses are zero-padded)."""
-    longest = max(response.numel() for response in responses)
-    padded = torch.stack([torch.nn.functional.pad(response, (0, longest - response.numel()))
-                          for response in responses])
+    ``fast``, the channel augmentation's :func:`~speechxai.augment.reverberate` (responses cut
+    to the signal, one fast FFT size for all rooms)."""
     if fast:
-        return convolve_cut(signal[None], padded)
+        return reverberate(signal[None], responses)
+    padded = pad_sequence(list(responses), batch_first=True)
     return AF.fftconvolve(signal[None], padded)[:, :signal.numel()]
 
 
