@@ -236,6 +236,10 @@ def test_aopc_bars_match_the_table_and_mark_the_paper():
         np.testing.assert_allclose(paper_random.get_offsets()[:, 1],
                                    PAPER_AOPC[f"{measure}_random"])
         assert paper.get_label() == "paper (wav2vec 2.0, FSC)"
+        # every bar's value at its base, away from the paper's markers at the values' heights
+        assert [t.get_text() for t in ax.texts] == [
+            f"{v:.2f}" for v in (*table[measure], *table[f"{measure}_random"])]
+        assert {t.xy[1] for t in ax.texts} == {0}
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert "paper (wav2vec 2.0, FSC)" in labels
     assert [t.get_text() for t in panels[0].get_xticklabels()] == list(SLOTS)

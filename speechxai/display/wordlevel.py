@@ -193,6 +193,16 @@ def plot_global_word_importance(table: pd.DataFrame, top: int = 15):
     return figure
 
 
+def _label_at_base(ax, bars) -> None:
+    """Each bar's value written just inside its base, clear of the error bar at its end and
+    of a reference marker at the paper's value."""
+    for bar in bars:
+        height = bar.get_height()
+        ax.annotate(f"{height:.2f}", (bar.get_x() + bar.get_width() / 2, 0),
+                    xytext=(0, 3 if height >= 0 else -3), textcoords="offset points",
+                    ha="center", va="bottom" if height >= 0 else "top", fontsize=9)
+
+
 def plot_aopc(table: pd.DataFrame, reference: pd.DataFrame | None = None):
     """The paper's Table 4 as bars: per slot, the AOPC comprehensiveness (higher is better)
     and sufficiency (lower is better) of the explanations beside the random explainer's
@@ -223,7 +233,7 @@ def plot_aopc(table: pd.DataFrame, reference: pd.DataFrame | None = None):
                      table[f"{measure}_random_std"])):
                 bars = ax.bar(positions + shift, table[column], width, yerr=error, capsize=4,
                               color=colour, label=label)
-                ax.bar_label(bars, fmt="%.2f", label_type="center", fontsize=9)
+                _label_at_base(ax, bars)
                 if reference is not None:
                     paper = reference[column].reindex(table.index)
                     ax.scatter(positions + shift, paper, marker="D", color="black", zorder=3,
