@@ -3,7 +3,7 @@ what channel copies of the training sequences buy in transfer to FSDD.
 
 Trains one recogniser per call through the chapters' own code (``experiments.deepspeech``,
 ``experiments.navai``; ``--recognizer`` holds config fields over the quick profile's, e.g.
-``'{"augment": 2, "steps": 1200}'``) and prints one JSON line: CER on the held-out
+``'{"augment": 2, "steps": 1200}'``; its ``seed`` trains on the corpus of ``--seed``) and prints one JSON line: CER on the held-out
 speakers' sequences (the chapter's ``asr.cer``), CER on single FSDD digits
 (``transfer.fsdd.cer``, ``--n-transfer`` of them spread evenly; 0: skip), wall time and the
 CPU. Models land in the book's cache, so a chapter run with the same configuration reuses
@@ -50,7 +50,7 @@ def main() -> None:
         corpus, (sizes["n_train"], sizes["n_test"]), seed=args.seed)
     train_items = [train_set[i] for i in range(len(train_set))]
     test_items = [test_set[i] for i in range(len(test_set))]
-    fields = {**sizes["recognizer"], **args.recognizer, "seed": args.seed}
+    fields = {**sizes["recognizer"], "seed": args.seed, **args.recognizer}
     started = time.perf_counter()
     if args.model == "deepspeech":
         model = deepspeech.train_recognizer(deepspeech.CTCConfig(**fields), train_items,
