@@ -93,8 +93,9 @@ def test_equals_the_zennit_composite_on_both_architectures(architecture, inputs)
 def test_equals_the_composite_with_bounds_per_sample_position():
     torch.manual_seed(1)
     model, x = random_biases(AudioNet(10, width=0.1)), waveforms(3)
-    low = x.min(dim=0, keepdim=True).values - 0.5  # (1, 1, 8000), broadcast over the batch
-    high = x.max(dim=0, keepdim=True).values + 0.5
+    # (1, 1, 1, 8000): AudioNet's first layer sees a waveform as a row; broadcast over the batch
+    low = x.min(dim=0, keepdim=True).values.unsqueeze(2) - 0.5
+    high = x.max(dim=0, keepdim=True).values.unsqueeze(2) + 0.5
     assert_same(values(fast_relevance(model, x, 5, low, high)),
                 relevance(model, x, 5, lrp_composite(low, high)))
 

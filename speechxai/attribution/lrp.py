@@ -43,7 +43,8 @@ def lrp_composite(low: Bound, high: Bound, epsilon: float = 1e-6, gamma: float =
       mean are real-valued, bounded, and negative as well as positive, so z^+ (non-negative
       inputs only) is wrong there. z^B is the deep-Taylor rule for inputs in
       ``[low, high]``, the data range of the inputs explained (floats, or tensors
-      broadcastable to one input); keep the bounds fixed across a data set so that
+      broadcastable to one input of the first layer: AudioNet's sees a waveform as a
+      (1, 1, 8000) row); keep the bounds fixed across a data set so that
       relevances are comparable. Its bias terms cancel: it conserves relevance exactly.
     - LRP-gamma (``gamma``, generalised to signed inputs) on the other convolutions, the
       lower and middle layers: favouring positive contributions gives stable, less noisy
