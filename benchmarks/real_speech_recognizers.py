@@ -4,10 +4,10 @@ what channel copies of the training sequences buy in transfer to FSDD.
 Trains one recogniser per call through the chapters' own code (``experiments.deepspeech``,
 ``experiments.navai``; ``--recognizer`` holds config fields over the quick profile's, e.g.
 ``'{"augment": 2, "steps": 1200}'``; a ``seed`` there trains on the corpus of ``--seed``) and
-prints one JSON line: CER on the held-out speakers' sequences (the chapter's ``asr.cer``), CER on single FSDD digits
-(``transfer.fsdd.cer``, ``--n-transfer`` of them spread evenly; 0: skip), wall time and the
-CPU. Models land in the book's cache, so a chapter run with the same configuration reuses
-them.
+prints one JSON line: CER on the held-out speakers' sequences (the chapter's ``asr.cer``),
+CER on single FSDD digits (``transfer.fsdd.cer``, ``--n-transfer`` of them spread evenly; 0:
+skip), wall time and the CPU. Models land in the book's cache, so a chapter run with the same
+configuration reuses them.
 
 Run: ``.venv/bin/python benchmarks/real_speech_recognizers.py --model deepspeech --dataset
 embedded --recognizer '{"augment": 1}'``
