@@ -52,15 +52,16 @@ def _timed(step: Callable[[], None], repeats: int) -> float:
 
 
 def _training_step(network: nn.Module, inputs: Callable[[], tuple], bf16: bool = False,
-                   memory_format: torch.memory_format = torch.contiguous_format
+                   memory_format: torch.memory_format = torch.preserve_format
                    ) -> Callable[[], None]:
     """One Adam step of ``network`` on ``inputs()`` with a stand-in loss (the mean output),
     in the precision and memory format the trainer uses."""
     device = devices.current()
     network = network.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-    batch = tuple((x.contiguous(memory_format=memory_format) if x.ndim == 4 else x).to(device)
-                  for x in inputs())
+    convert = memory_format != torch.preserve_format
+    batch = tuple((x.contiguous(memory_format=memory_format) if convert and x.ndim == 4
+                   else x).to(device) for x in inputs())
 
     def step() -> None:
         with devices.autocast(device, bf16):
@@ -81,7 +82,7 @@ def _classifier(config):
     return lambda: _training_step(
         build_model(config.architecture, config.task, config.width),
         lambda: (torch.randn(config.batch_size, *shape),), config.bf16,
-        TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format))
+        TRAINING_MEMORY_FORMAT.get(config.architecture, torch.preserve_format))
 
 
 def _deepspeech(config):

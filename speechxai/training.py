@@ -35,12 +35,12 @@ from speechxai.progress import tqdm
 from speechxai.resume import Resume, restore_training, training_state
 
 N_CLASSES = {"digit": 10, "sex": 2}
-TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last, "audionet": torch.channels_last}
+TRAINING_MEMORY_FORMAT = {"alexnet": torch.channels_last}
 """Memory format of the 2-D convolutions while training: channels-last trains AlexNet 1.2x
 faster than the plain eager fp32 loop on 2 cores of an AVX2 CPU, and with native bfloat16
 1.7-2.2x against 1.1-1.7x for bfloat16 alone (``benchmarks/training_throughput.py``,
-figure 5); AudioNet's convolutions over one row run channels-last always
-(:mod:`speechxai.models.audionet`)."""
+figure 5). AudioNet's convolutions over one row are channels-last always, trained and
+loaded alike (:mod:`speechxai.models.audionet`): its layout is left as it is."""
 VALIDATION_SIZE = 128  # validation signals scored during training (a seeded subset)
 
 
@@ -244,8 +244,8 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     model = build_model(config.architecture, config.task, config.width)
     if start is not None:
         model.load_state_dict(start.model.state_dict())
-    memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture, torch.contiguous_format)
-    model = model.to(device, memory_format=memory_format)
+    memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture)
+    model = model.to(device, memory_format=memory_format or torch.preserve_format)
     rng = np.random.default_rng(config.seed)
     augmentation = Augmentation() if config.augment else None
     masking = spec_augment_transform(config.spec_augment)
@@ -281,7 +281,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
         inputs = model_inputs(config.architecture, channel(train_signals.select(batch)),
                               rng.integers(0, 2**31, config.batch_size), mean)
         inputs = masking(inputs).to(device)
-        if inputs.ndim == 4:  # AudioNet's (N, 1, 8000) waveforms lay themselves out
+        if memory_format is not None:
             inputs = inputs.contiguous(memory_format=memory_format)
         with devices.autocast(device, config.bf16):
             loss = nn.functional.cross_entropy(model(inputs), labels[batch])
@@ -299,7 +299,9 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
         if resume:
             resume.step_done(step + 1, config.steps,
                              lambda: training_state(modules, rng, history))
-    model = model.to(memory_format=torch.contiguous_format).eval()  # as a loaded model is
+    if memory_format is not None:
+        model = model.to(memory_format=torch.contiguous_format)  # as a loaded model is
+    model = model.eval()
     return {"state": devices.on_cpu(model.state_dict()), "mean": mean, "history": history}
 
 
