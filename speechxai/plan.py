@@ -52,16 +52,17 @@ def _timed(step: Callable[[], None], repeats: int) -> float:
 
 
 def _training_step(network: nn.Module, inputs: Callable[[], tuple], bf16: bool = False,
-                   memory_format: torch.memory_format = torch.preserve_format
+                   memory_format: torch.memory_format | None = None
                    ) -> Callable[[], None]:
     """One Adam step of ``network`` on ``inputs()`` with a stand-in loss (the mean output),
-    in the precision and memory format the trainer uses."""
+    in the precision and memory format the trainer uses (None: the network's own layout, as
+    :func:`speechxai.training.train` leaves it)."""
     device = devices.current()
-    network = network.to(device, memory_format=memory_format)
+    network = network.to(device, memory_format=memory_format or torch.preserve_format)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-    convert = memory_format != torch.preserve_format
-    batch = tuple((x.contiguous(memory_format=memory_format) if convert and x.ndim == 4
-                   else x).to(device) for x in inputs())
+    batch = tuple((x.contiguous(memory_format=memory_format)
+                   if memory_format is not None and x.ndim == 4 else x).to(device)
+                  for x in inputs())
 
     def step() -> None:
         with devices.autocast(device, bf16):
@@ -82,7 +83,7 @@ def _classifier(config):
     return lambda: _training_step(
         build_model(config.architecture, config.task, config.width),
         lambda: (torch.randn(config.batch_size, *shape),), config.bf16,
-        TRAINING_MEMORY_FORMAT.get(config.architecture, torch.preserve_format))
+        TRAINING_MEMORY_FORMAT.get(config.architecture))
 
 
 def _deepspeech(config):
