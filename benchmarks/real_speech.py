@@ -39,7 +39,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--width", type=float, default=1.0, help="scales every hidden size")
-    parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--augment", nargs="?", const="channel", choices=("channel", "speed"),
+                        help="perturb every training clip: its whole channel (the default "
+                             "with the flag) or its speed alone")
     parser.add_argument("--unit-input-init", action="store_true")
     parser.add_argument("--n-speakers", type=int, default=24, help="embedded corpus voices")
     parser.add_argument("--per-digit", type=int, default=10, help="embedded corpus repetitions")
@@ -82,6 +84,7 @@ def main() -> None:
            "validation_full": round(accuracy(run.trained.model, run.trained.inputs(
                validation, args.seed), validation.labels(args.task)), 4),
            "heldout": round(run.accuracy, 4), "seconds": round(time.perf_counter() - started),
+           "history": run.trained.history,
            "cpu": machine()["cpu"], "native_bf16": native_bf16()}
     if not args.no_transfer:
         for name, value in study.transfer(run.trained, args.seed).items():

@@ -124,6 +124,16 @@ class Augmentation:
         return Microphone(highpass, lowpass, tuple(peaks), rng.uniform(*self.tilt_db))
 
 
+TRAINING_AUGMENTATIONS = {
+    "channel": Augmentation(),
+    "speed": Augmentation(p_reverb=0.0, p_microphone=0.0, p_noise=0.0),
+}
+"""What ``TrainingConfig.augment`` names: every step of the channel, or the speed
+perturbation alone (Ko et al. 2015; with the random level, which AudioNet's percentile scaling
+undoes). AudioNet's digit model on FSDD learns through the second, not the first, within the
+quick budget (``benchmarks/README.md``, 2026-12-08)."""
+
+
 @dataclass(frozen=True)
 class Microphone:
     """Band edges in Hz, resonances (centre Hz, gain dB, Q) and the tilt in dB at Nyquist."""

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from speechxai import device as devices
-from speechxai.augment import Augmentation, spec_augment_masks, spec_augment_transform
+from speechxai.augment import TRAINING_AUGMENTATIONS, spec_augment_masks, spec_augment_transform
 from speechxai.ctc import ctc_loss
 from speechxai.datasets.corpus import data_root
 from speechxai.inputs import (
@@ -80,7 +80,8 @@ class TrainingConfig:
     gradient_clip: float = 5.0
     halve_lr_every: int = 0  # steps; 0 keeps the learning rate (the paper's AlexNet: 2,500)
     cosine: bool = False  # anneal the learning rate to zero over the steps (short budgets)
-    augment: bool = False  # perturb every training clip's channel (speechxai.augment)
+    # perturb every training clip: "channel" or "speed" (speechxai.augment.TRAINING_AUGMENTATIONS)
+    augment: str | None = None
     unit_input_init: bool = False  # scale the first layer's initial weights to unit inputs
     # AlexNet: (max frequency bins, max frames) masked in every training spectrogram
     # (SpecAugment, speechxai.augment.spec_augment_transform)
@@ -91,6 +92,9 @@ class TrainingConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "spec_augment", spec_augment_masks(self.spec_augment))
+        if self.augment is not None and self.augment not in TRAINING_AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {self.augment!r}; choose None or one of "
+                             f"{', '.join(TRAINING_AUGMENTATIONS)}")
         if self.start is not None and self.unit_input_init:
             raise ValueError("a model started from trained weights keeps them: unit_input_init "
                              "rescales a fresh first layer, set it False with start")
@@ -183,9 +187,9 @@ def train(
     """Train (or load from the cache) the classifier that ``config`` describes.
 
     Every batch draws its signals and their placements from a generator seeded by
-    ``config.seed``, and with ``config.augment`` a fresh channel for every clip
-    (:class:`~speechxai.augment.Augmentation`; AlexNet's mean spectrogram then comes from
-    one augmented pass over the training signals); validation accuracy is measured four
+    ``config.seed``, and with ``config.augment`` a fresh channel (or speed) for every clip
+    (:data:`~speechxai.augment.TRAINING_AUGMENTATIONS`; AlexNet's mean spectrogram then comes
+    from one augmented pass over the training signals); validation accuracy is measured four
     times at fixed placements on at most ``VALIDATION_SIZE`` seeded validation signals.
     Cached by :func:`speechxai.model_cache.load_or_train`, keyed by ``config`` and
     :func:`classifier_code`. ``cached_only``: never train; a model not in the cache raises
@@ -247,7 +251,7 @@ def _train(config: TrainingConfig, train_signals: DigitSignals, val_signals: Dig
     memory_format = TRAINING_MEMORY_FORMAT.get(config.architecture)
     model = model.to(device, memory_format=memory_format or torch.preserve_format)
     rng = np.random.default_rng(config.seed)
-    augmentation = Augmentation() if config.augment else None
+    augmentation = TRAINING_AUGMENTATIONS[config.augment] if config.augment else None
     masking = spec_augment_transform(config.spec_augment)
 
     def channel(signals: DigitSignals) -> DigitSignals:

@@ -199,6 +199,22 @@ def test_clean_recipe_only_places_the_signal():
     assert frame.pow(2).sum() == pytest.approx(float((word / peak).pow(2).sum()), rel=1e-5)
 
 
+def test_speed_recipe_changes_only_the_speed_and_the_level():
+    speed = augment.TRAINING_AUGMENTATIONS["speed"]
+    tone = sine(500.0, 0.5)
+    pitches, rng = set(), np.random.default_rng(3)
+    for _ in range(12):
+        frame = speed.frames([tone], RATE, 8000, rng)[0]
+        spoken = frame[frame != 0]
+        # one pure tone, resampled and scaled: no reverberation tail, colouring or noise
+        # (a frame holds the tone and zeros only; its spectrum keeps a single peak)
+        assert RATE * 0.5 / 1.1 - 2 <= spoken.numel() <= RATE * 0.5 / 0.9 + 2
+        spectrum = torch.fft.rfft(spoken).abs()
+        assert spectrum.max() > 20 * spectrum.median()
+        pitches.add(round(dominant_frequency(spoken)))
+    assert min(pitches) < 500 < max(pitches) and all(440 <= p <= 560 for p in pitches)
+
+
 def test_augmented_signals_keep_their_labels():
     signals = DigitSignals([sine(200.0, 0.3), sine(300.0, 0.9)], np.array([3, 7]),
                            np.array([0, 1]), ["a", "b"])

@@ -65,7 +65,8 @@ def test_same_seed_same_weights_and_the_cache_returns_them(tmp_path, architectur
 def test_every_config_field_changes_the_cache_key():
     changed = [replace(CONFIG, seed=1), replace(CONFIG, steps=4), replace(CONFIG, width=0.1),
                replace(CONFIG, cosine=True), replace(CONFIG, data_key="other"),
-               replace(CONFIG, start="a model's key")]
+               replace(CONFIG, start="a model's key"), replace(CONFIG, augment="speed"),
+               replace(CONFIG, augment="channel")]
     assert len({CONFIG.key(), *(c.key() for c in changed)}) == 1 + len(changed)
 
 
@@ -135,6 +136,8 @@ def test_unknown_names_raise():
         build_model("resnet", "digit")
     with pytest.raises(ValueError, match="unknown optimizer"):
         train(replace(CONFIG, optimizer="lion"), toy_signals(), toy_signals(6, 1), progress=False)
+    with pytest.raises(ValueError, match="unknown augmentation 'pitch'"):
+        replace(CONFIG, augment="pitch")
 
 
 @pytest.mark.parametrize("native", [True, False])
